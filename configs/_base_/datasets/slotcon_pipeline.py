@@ -1,0 +1,26 @@
+# SlotCon's two-view augmentation (SPEC §1): RandomResizedCrop 224 (0.08, 1),
+# bicubic, flip 0.5 per view, overlap recorded; BYOL photometric per view.
+crop_size = 224
+view_pipeline1 = [
+    dict(type='RandomApply',
+         transforms=[dict(type='ColorJitter', brightness=0.4, contrast=0.4, saturation=0.2, hue=0.1)],
+         prob=0.8),
+    dict(type='RandomGrayscale', prob=0.2, keep_channels=True, channel_weights=(0.114, 0.587, 0.2989)),
+    dict(type='GaussianBlur', magnitude_range=(0.1, 2.0), magnitude_std='inf', prob=1.0),
+    dict(type='Solarize', thr=128, prob=0.0),
+]
+view_pipeline2 = [
+    dict(type='RandomApply',
+         transforms=[dict(type='ColorJitter', brightness=0.4, contrast=0.4, saturation=0.2, hue=0.1)],
+         prob=0.8),
+    dict(type='RandomGrayscale', prob=0.2, keep_channels=True, channel_weights=(0.114, 0.587, 0.2989)),
+    dict(type='GaussianBlur', magnitude_range=(0.1, 2.0), magnitude_std='inf', prob=0.1),
+    dict(type='Solarize', thr=128, prob=0.2),
+]
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='TwoViewRandomResizedCrop', size=crop_size, scale=(0.08, 1.0), interpolation='bicubic',
+         flip_prob=0.5, min_overlap=0.01, max_tries=10),
+    dict(type='ViewwisePipeline', view_pipelines=[view_pipeline1, view_pipeline2]),
+    dict(type='PackMultiViewInputs'),
+]

@@ -1,0 +1,42 @@
+# SlotCon CPU demo: a narrow ResNet-18 (output stride 16) trained for a few
+# minutes on synthetic scenes on 2 CPU cores, then evaluated by unsupervised
+# segmentation (prototype argmax, Hungarian matching, K = number of classes).
+#   bash tools/demo.sh        (set-up + train + evaluate, random init vs trained)
+_base_ = [
+    '../_base_/models/slotcon_r50.py',
+    '../_base_/datasets/synthetic_scenes.py',
+    '../_base_/default_runtime.py',
+]
+num_prototypes = {{_base_.num_classes}}
+feat_dim = 128
+model = dict(
+    backbone=dict(depth=18, stem_channels=32, base_channels=32, strides=(1, 2, 2, 1),
+                  dilations=(1, 1, 1, 2), out_indices=(3, )),
+    neck=dict(in_channels=256, hid_channels=512, out_channels=feat_dim),
+    grouping=dict(num_prototypes=num_prototypes, dim=feat_dim),
+    predictor=dict(in_channels=feat_dim, hid_channels=512, out_channels=feat_dim),
+    group_loss=dict(num_prototypes=num_prototypes),
+)
+
+max_iters = 400
+warmup_iters = 40
+batch_size = 32
+optim_wrapper = dict(
+    type='OptimWrapper',
+    constructor='LARSOptimWrapperConstructor',
+    optimizer=dict(type='LARS', lr=1.0 * batch_size / 256, momentum=0.9, weight_decay=1e-5,
+                   eta=0.001),
+)
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=warmup_iters),
+    dict(type='CosineAnnealingLR', T_max=max_iters - warmup_iters, eta_min=1e-6, by_epoch=False,
+         begin=warmup_iters, end=max_iters),
+]
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters + 1)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=20),
+    checkpoint=dict(type='CheckpointHook', interval=200, by_epoch=False, max_keep_ckpts=2))
+log_processor = dict(by_epoch=False)
+env_cfg = dict(dist_cfg=dict(backend='gloo'))

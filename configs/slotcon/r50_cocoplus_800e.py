@@ -1,0 +1,9 @@
+# SlotCon, ResNet-50, COCO+ (train2017 + unlabeled2017), 800 epochs (paper Table 3).
+_base_ = [
+    '../_base_/models/slotcon_r50.py',
+    '../_base_/datasets/cocoplus_unlabeled.py',
+    '../_base_/schedules/lars_coslr.py',
+    '../_base_/default_runtime.py',
+]
+sync_bn = 'torch'
+default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=5, max_keep_ckpts=3))

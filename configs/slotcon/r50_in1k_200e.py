@@ -1,0 +1,23 @@
+# SlotCon, ResNet-50, ImageNet-1K, 200 epochs, K = 2048 prototypes (paper Table 3/4).
+_base_ = [
+    '../_base_/models/slotcon_r50.py',
+    '../_base_/datasets/imagenet_unlabeled.py',
+    '../_base_/schedules/lars_coslr.py',
+    '../_base_/default_runtime.py',
+]
+num_prototypes = 2048
+model = dict(
+    grouping=dict(num_prototypes=num_prototypes),
+    group_loss=dict(num_prototypes=num_prototypes))
+
+max_epochs = 200
+warmup_epochs = 5
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.01, by_epoch=True, begin=0, end=warmup_epochs,
+         convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', T_max=max_epochs - warmup_epochs, eta_min=1e-6, by_epoch=True,
+         begin=warmup_epochs, end=max_epochs, convert_to_iter_based=True),
+]
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs)
+sync_bn = 'torch'
+default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3))

@@ -1,0 +1,3 @@
+# Copyright (c) mmdense contributors. All rights reserved.
+from .functional import *  # noqa: F401,F403
+from .metrics import *  # noqa: F401,F403

@@ -1,0 +1,7 @@
+# Copyright (c) mmdense contributors. All rights reserved.
+from .unsup_seg import (cluster_confusion, hungarian_match, majority_match,
+                        match_and_score)
+
+__all__ = [
+    'cluster_confusion', 'hungarian_match', 'majority_match', 'match_and_score'
+]
