@@ -15,14 +15,14 @@ import argparse
 import os
 import os.path as osp
 import warnings
-from contextlib import contextmanager
 from typing import Optional, Sequence
 
 # torch and the runner are imported when needed, so that `--help` is quick.
-from mmengine.config import Config, ConfigDict, DictAction
+from mmengine.config import Config, DictAction
 
 # Device types on which mmengine's ``AmpOptimWrapper`` can be built.
 AMP_DEVICES = ('cuda', 'npu', 'mlu', 'musa')
+# mmdense.engine.optimizers.CPUAmpOptimWrapper: bfloat16 autocast on the CPU
 CPU_AMP_WRAPPER = 'CPUAmpOptimWrapper'
 
 
@@ -159,58 +159,6 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     return cfg
 
 
-def _cpu_amp_optim_wrapper_cls() -> type:
-    """Define ``CPUAmpOptimWrapper`` (imports torch, hence on demand)."""
-    import torch
-    from mmengine.optim import AmpOptimWrapper, OptimWrapper
-    from mmengine.runner.amp import autocast
-
-    class CPUAmpOptimWrapper(AmpOptimWrapper):
-        """``AmpOptimWrapper`` for CPU: bfloat16 autocast, no loss scaling.
-
-        mmengine's ``AmpOptimWrapper`` asserts an accelerator when built.
-        This subclass keeps its interface and checkpoint layout but uses a
-        disabled ``GradScaler`` (loss and step pass through unchanged) and
-        CPU autocast.
-
-        Args:
-            dtype (str | torch.dtype): Autocast dtype; CPU autocast only
-                supports bfloat16. Defaults to ``'bfloat16'``.
-            **kwargs: Keyword arguments of ``OptimWrapper``.
-        """
-
-        def __init__(self, dtype='bfloat16', **kwargs) -> None:
-            OptimWrapper.__init__(self, **kwargs)
-            self._scale_update_param = None
-            self.loss_scaler = torch.amp.GradScaler('cpu', enabled=False)
-            self.cast_dtype = getattr(torch, dtype) \
-                if isinstance(dtype, str) else dtype
-
-        @contextmanager
-        def optim_context(self, model: torch.nn.Module):
-            """Gradient-accumulation context plus CPU bfloat16 autocast."""
-            with OptimWrapper.optim_context(self, model), autocast(
-                    device_type='cpu', dtype=self.cast_dtype):
-                yield
-
-    return CPUAmpOptimWrapper
-
-
-def register_cpu_amp_wrapper() -> None:
-    """Make ``type='CPUAmpOptimWrapper'`` buildable.
-
-    Registers the wrapper in mmengine's root ``OPTIM_WRAPPERS`` (reachable
-    from every scope) unless mmdense's registry already provides one of
-    that name (e.g. from ``mmdense.engine``).
-    """
-    from mmengine.registry import OPTIM_WRAPPERS as ROOT_OPTIM_WRAPPERS
-
-    from mmdense.registry import OPTIM_WRAPPERS
-    if OPTIM_WRAPPERS.get(CPU_AMP_WRAPPER) is None:
-        ROOT_OPTIM_WRAPPERS.register_module(
-            CPU_AMP_WRAPPER, module=_cpu_amp_optim_wrapper_cls())
-
-
 def main(argv: Optional[Sequence[str]] = None) -> None:
     """Parse ``argv``, build the runner from the config and train."""
     args = parse_args(argv)
@@ -218,9 +166,6 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
 
     cfg = merge_args(Config.fromfile(args.config), args)
-    if isinstance(cfg.get('optim_wrapper'), (dict, ConfigDict)) and \
-            cfg.optim_wrapper.get('type') == CPU_AMP_WRAPPER:
-        register_cpu_amp_wrapper()
 
     from mmengine.runner import Runner
     runner = Runner.from_cfg(cfg)

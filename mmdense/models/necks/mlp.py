@@ -1,6 +1,6 @@
 # Copyright (c) mmdense contributors. All rights reserved.
 """MLP projectors / predictors, on vectors or (as 1x1 convs) on dense maps."""
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
