@@ -1,4 +1,5 @@
 # SlotCon, ResNet-50, ImageNet-1K, 100 epochs, K = 2048 prototypes (paper Table 3/4).
+# The 200-epoch config inherits from this one.
 _base_ = [
     '../_base_/models/slotcon_r50.py',
     '../_base_/datasets/imagenet_unlabeled.py',

@@ -1,15 +1,5 @@
 # SlotCon, ResNet-50, ImageNet-1K, 200 epochs, K = 2048 prototypes (paper Table 3/4).
-_base_ = [
-    '../_base_/models/slotcon_r50.py',
-    '../_base_/datasets/imagenet_unlabeled.py',
-    '../_base_/schedules/lars_coslr.py',
-    '../_base_/default_runtime.py',
-]
-num_prototypes = 2048
-model = dict(
-    grouping=dict(num_prototypes=num_prototypes),
-    group_loss=dict(num_prototypes=num_prototypes))
-
+_base_ = ['./r50_in1k_100e.py']
 max_epochs = 200
 warmup_epochs = 5
 param_scheduler = [
@@ -19,5 +9,3 @@ param_scheduler = [
          begin=warmup_epochs, end=max_epochs, convert_to_iter_based=True),
 ]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs)
-sync_bn = 'torch'
-default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3))

@@ -1,30 +1,17 @@
 # Synthetic multi-object scenes generated on the fly (no download): the embedded
 # default of the demo and the tests. Train: two views per scene; val/test: the
 # scene and its ground-truth semantic map, for unsupervised segmentation.
+# The per-view photometric augmentation is SlotCon's (BYOL's), from slotcon_pipeline.py.
+_base_ = ['./slotcon_pipeline.py']
 num_classes = 8  # 3 stuff + 5 things
 scene_size = 128
 crop_size = 96
 scene_cfg = dict(img_size=scene_size, num_stuff_classes=3, num_thing_classes=5)
 
-view_pipeline1 = [
-    dict(type='RandomApply',
-         transforms=[dict(type='ColorJitter', brightness=0.4, contrast=0.4, saturation=0.2, hue=0.1)],
-         prob=0.8),
-    dict(type='RandomGrayscale', prob=0.2, keep_channels=True, channel_weights=(0.114, 0.587, 0.2989)),
-    dict(type='GaussianBlur', magnitude_range=(0.1, 2.0), magnitude_std='inf', prob=1.0),
-    dict(type='Solarize', thr=128, prob=0.0),
-]
-view_pipeline2 = [
-    dict(type='RandomApply',
-         transforms=[dict(type='ColorJitter', brightness=0.4, contrast=0.4, saturation=0.2, hue=0.1)],
-         prob=0.8),
-    dict(type='RandomGrayscale', prob=0.2, keep_channels=True, channel_weights=(0.114, 0.587, 0.2989)),
-    dict(type='GaussianBlur', magnitude_range=(0.1, 2.0), magnitude_std='inf', prob=0.1),
-    dict(type='Solarize', thr=128, prob=0.2),
-]
 train_pipeline = [
     dict(type='TwoViewRandomResizedCrop', size=crop_size, scale=(0.2, 1.0), interpolation='bicubic'),
-    dict(type='ViewwisePipeline', view_pipelines=[view_pipeline1, view_pipeline2]),
+    dict(type='ViewwisePipeline',
+         view_pipelines=[{{_base_.view_pipeline1}}, {{_base_.view_pipeline2}}]),
     dict(type='PackMultiViewInputs'),
 ]
 test_pipeline = [dict(type='mmseg.PackSegInputs', meta_keys=('img_path', 'ori_shape', 'img_shape', 'sample_idx'))]

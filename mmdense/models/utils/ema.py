@@ -17,7 +17,7 @@ class MomentumTeacher(CosineEMA):
 
     Built on mmpretrain's :class:`CosineEMA` (its ``steps`` buffer is
     checkpointed and ``max_iters`` comes from the MessageHub, so the schedule is
-    right after a resume). Two differences, which is why it exists:
+    right after a resume). Three differences, which is why it exists:
 
     - ``momentum`` is given as the papers write it: the weight of the *teacher*
       (0.99 -> 1 for SlotCon, 0.996 -> 1 for DINO/CrOC, 0.999 for MoCo).
