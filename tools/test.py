@@ -66,6 +66,9 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     cfg = merge_args(Config.fromfile(args.config), args)
+    # a bad config fails here, naming its key, before anything is built
+    from mmdense.utils.config_validation import validate_config
+    validate_config(cfg, 'test')
 
     from mmengine.dist import is_main_process
     from mmengine.fileio import dump

@@ -166,6 +166,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
 
     cfg = merge_args(Config.fromfile(args.config), args)
+    # a bad config fails here, naming its key, before anything is built
+    from mmdense.utils.config_validation import validate_config
+    validate_config(cfg, 'train')
 
     from mmengine.runner import Runner
     runner = Runner.from_cfg(cfg)

@@ -6,9 +6,19 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3),
+    # atomic save, then last_checkpoint, then pruning; no NaN checkpoint;
+    # auto-resume survives a damaged last_checkpoint
+    checkpoint=dict(type='SafeCheckpointHook', interval=10, max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
 )
+
+custom_hooks = [
+    # random generator states in checkpoints, restored on resume
+    dict(type='RandomStateHook'),
+    # skipped (unreadable) samples: warned once per file, summarised per epoch,
+    # listed in <work_dir>/bad_samples.json
+    dict(type='BadSampleReportHook'),
+]
 
 env_cfg = dict(
     cudnn_benchmark=False,

@@ -38,6 +38,6 @@ val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=20),
-    checkpoint=dict(type='CheckpointHook', interval=200, by_epoch=False, max_keep_ckpts=2))
+    checkpoint=dict(type='SafeCheckpointHook', interval=200, by_epoch=False, max_keep_ckpts=2))
 log_processor = dict(by_epoch=False)
 env_cfg = dict(dist_cfg=dict(backend='gloo'))

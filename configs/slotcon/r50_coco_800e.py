@@ -9,4 +9,4 @@ _base_ = [
     '../_base_/default_runtime.py',
 ]
 sync_bn = 'torch'
-default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=5, max_keep_ckpts=3))
+default_hooks = dict(checkpoint=dict(type='SafeCheckpointHook', interval=5, max_keep_ckpts=3))

@@ -4,8 +4,9 @@
 # (docs/benchmarks/unsupervised_segmentation.md).
 coco_stuff27_root = 'data/coco_stuff27/'
 coco_stuff27_test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='RobustLoadImageFromFile'),  # a broken/missing image: an error naming it
     dict(type='mmseg.LoadAnnotations'),
+    dict(type='ValidateSegMap', num_classes=27),  # label size and ids: an error naming the file
     dict(type='mmseg.ResizeShortestEdge', scale=320, max_size=100000),
     dict(type='CenterCrop', crop_size=320),
     dict(type='mmseg.PackSegInputs', meta_keys=('img_path', 'ori_shape', 'img_shape')),

@@ -18,7 +18,9 @@ view_pipeline2 = [
     dict(type='Solarize', thr=128, prob=0.2),
 ]
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    # 8-bit BGR from any valid image (gray, CMYK, RGBA, 16-bit, EXIF-rotated); a broken file is
+    # skipped and reported (BadSampleReportHook), a missing one stops the run
+    dict(type='RobustLoadImageFromFile', invalid='skip'),
     dict(type='TwoViewRandomResizedCrop', size=crop_size, scale=(0.08, 1.0), interpolation='bicubic',
          flip_prob=0.5, min_overlap=0.01, max_tries=10),
     dict(type='ViewwisePipeline', view_pipelines=[view_pipeline1, view_pipeline2]),

@@ -14,7 +14,10 @@ train_pipeline = [
          view_pipelines=[{{_base_.view_pipeline1}}, {{_base_.view_pipeline2}}]),
     dict(type='PackMultiViewInputs'),
 ]
-test_pipeline = [dict(type='mmseg.PackSegInputs', meta_keys=('img_path', 'ori_shape', 'img_shape', 'sample_idx'))]
+test_pipeline = [
+    dict(type='ValidateSegMap', num_classes=num_classes),  # size and ids of gt_seg_map
+    dict(type='mmseg.PackSegInputs', meta_keys=('img_path', 'ori_shape', 'img_shape', 'sample_idx')),
+]
 
 train_dataloader = dict(
     batch_size=32,

@@ -1,10 +1,14 @@
 # Copyright (c) mmdense contributors. All rights reserved.
 from mmdense.utils.compat import patch_mmcv_adjust_hue
 from .formatting import PackMultiViewInputs
+from .loading import RobustLoadImageFromFile, ValidateSegMap
 from .multi_view import TwoViewRandomResizedCrop, ViewwisePipeline
 
 # mmpretrain's ColorJitter (used by every pre-training pipeline here) calls
 # mmcv.adjust_hue, which mmcv 2.1.0 breaks on numpy >= 2 (see compat.py).
 patch_mmcv_adjust_hue()
 
-__all__ = ['PackMultiViewInputs', 'TwoViewRandomResizedCrop', 'ViewwisePipeline']
+__all__ = [
+    'PackMultiViewInputs', 'RobustLoadImageFromFile', 'TwoViewRandomResizedCrop', 'ValidateSegMap',
+    'ViewwisePipeline'
+]

@@ -15,10 +15,11 @@ from mmpretrain.models.selfsup import BaseSelfSupervisor
 from mmdense.models.utils import MomentumTeacher, argmax_presence, inverse_augment
 from mmdense.registry import MODELS
 from mmdense.structures import stack_view_geometry
+from .base import NonFiniteLossMixin
 
 
 @MODELS.register_module()
-class SlotCon(BaseSelfSupervisor):
+class SlotCon(NonFiniteLossMixin, BaseSelfSupervisor):
     """SlotCon with an EMA teacher.
 
     Per step, for views ``v1, v2`` of each image: student and teacher map each
@@ -48,6 +49,11 @@ class SlotCon(BaseSelfSupervisor):
         predict_with (str): network used by :meth:`predict` and
             :meth:`dense_scores`: 'teacher' (default; the one kept for
             downstream) or 'student'.
+        nonfinite_loss (str): a NaN/Inf loss term stops training
+            ('raise', default) or skips the step ('skip'); checked before
+            the update (see ``NonFiniteLossMixin``).
+        max_nonfinite_skips (int): consecutive skipped steps before
+            stopping under 'skip' (20).
         data_preprocessor (dict, optional): ``SelfSupDataPreprocessor`` config.
         init_cfg (dict, optional): initialisation config.
     """
@@ -63,10 +69,13 @@ class SlotCon(BaseSelfSupervisor):
                  end_teacher_momentum: float = 1.0,
                  group_loss_weight: float = 0.5,
                  predict_with: str = 'teacher',
+                 nonfinite_loss: str = 'raise',
+                 max_nonfinite_skips: int = 20,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(backbone=backbone, neck=neck,
-                         data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+                         data_preprocessor=data_preprocessor, init_cfg=init_cfg,
+                         nonfinite_loss=nonfinite_loss, max_nonfinite_skips=max_nonfinite_skips)
         if not 0. <= group_loss_weight <= 1.:
             raise ValueError(f'SlotCon: group_loss_weight must be in [0, 1], got {group_loss_weight}')
         if predict_with not in ('teacher', 'student'):

@@ -1,0 +1,1 @@
+# Copyright (c) mmdense contributors. All rights reserved.
