@@ -4,8 +4,12 @@
 Every registry is a child of mmpretrain's (which are children of mmengine's
 root registries), so a config with ``default_scope='mmdense'`` finds mmdense's
 own components first and falls back to mmpretrain's (``ResNet``, ``LARS``,
-``CosineEMA``, ``SelfSupDataPreprocessor`` ...) and mmengine's. Components of
-sibling packages are reached with their scope prefix, e.g. ``type='mmseg.FCNHead'``.
+``CosineEMA``, ``SelfSupDataPreprocessor`` ...) and mmengine's. From mmdense's
+scope, components of mmengine's direct children are reached with their scope
+prefix, e.g. ``type='mmseg.FCNHead'``. The reverse does not hold: mmdense's
+registries sit below mmpretrain's, so under ``default_scope='mmseg'`` (the
+downstream configs) name an mmdense class by its import path, e.g.
+``type='mmdense.datasets.coco_stuff27.CocoStuff27Dataset'``.
 """
 from mmengine.registry import Registry
 from mmpretrain.registry import DATA_SAMPLERS as MMPRETRAIN_DATA_SAMPLERS
