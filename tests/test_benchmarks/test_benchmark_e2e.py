@@ -24,15 +24,12 @@ from .test_benchmark_configs import BENCH, CONFIGS, SEMI, load, name
 
 SIZE = 64
 DET_1X = 'mask_rcnn/mask-rcnn_r50_fpn_syncbn-4conv1fc_1x_coco.py'
-# Every config but six: the two COCO-Stuff-27 probes (their dataset is another
-# module's, tested there) and the 1-12.5 % semi-supervised configs, which differ from
+# Every config but four: the 1-12.5 % semi-supervised configs, which differ from
 # the 100 % one only in their list files (test_semi_supervised_configs,
 # test_configs_of_a_family_share_their_model, test_make_semi_splits)
 # and cannot run on tiny data (a 1 % split of a handful of images leaves one of its two
 # mask folders without images).
-E2E = sorted(name(p) for p in CONFIGS
-             if 'coco-stuff27' not in p and 'coco-things' not in p
-             and not (p in SEMI and not p.endswith('-100pct.py')))
+E2E = sorted(name(p) for p in CONFIGS if not (p in SEMI and not p.endswith('-100pct.py')))
 
 
 @pytest.fixture(scope='module')
@@ -42,6 +39,7 @@ def data_dir(tmp_path_factory):
     voc = tiny_data.make_voc(root)
     tiny_data.make_cityscapes(root)
     tiny_data.make_ade20k(root)
+    tiny_data.make_coco_stuff27(root)
     splits = load_tool('dataset_converters/make_semi_splits.py')
     seg = osp.join(voc, 'ImageSets', 'Segmentation')
     assert splits.main(['--ann-file', osp.join(seg, 'trainaug.txt'), '--fractions', '0.5', '1.0',

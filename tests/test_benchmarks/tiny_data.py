@@ -142,3 +142,22 @@ def make_ade20k(root: str, seed: int = 3) -> str:
             cv2.imwrite(osp.join(data_root, 'images', split, stem + '.jpg'), img)
             cv2.imwrite(osp.join(data_root, 'annotations', split, stem + '.png'), label)
     return data_root
+
+
+def make_coco_stuff27(root: str, seed: int = 4) -> str:
+    """The layout ``tools/dataset_converters/cocostuff27.py`` writes: ``images/<split>``,
+    ``annotations/<split>`` (coarse ids 0-26, 255 ignored), ``image_lists/<split>.txt``;
+    2 train + 1 val images holding both thing (0-11) and stuff (12-26) classes."""
+    rng = np.random.default_rng(seed)
+    data_root = osp.join(root, 'data', 'coco_stuff27')
+    for split, count in (('train2017', 2), ('val2017', 1)):
+        os.makedirs(osp.join(data_root, 'images', split), exist_ok=True)
+        os.makedirs(osp.join(data_root, 'annotations', split), exist_ok=True)
+        stems = []
+        for i, (img, label) in enumerate(_semantic(rng, (3, 9, 14, 23), count)):
+            stem = f'{i + 1:012d}'
+            cv2.imwrite(osp.join(data_root, 'images', split, stem + '.jpg'), img)
+            cv2.imwrite(osp.join(data_root, 'annotations', split, stem + '.png'), label)
+            stems.append(stem)
+        _write_list(osp.join(data_root, 'image_lists', f'{split}.txt'), stems)
+    return data_root
