@@ -27,6 +27,7 @@ from mmengine.logging import MessageHub, print_log
 from mmengine.model import MMDistributedDataParallel
 from mmengine.optim import OptimWrapper
 
+from mmdense.models.utils import all_reduce_max
 from mmdense.registry import MODEL_WRAPPERS
 
 NONFINITE_POLICIES = ('raise', 'skip')
@@ -43,14 +44,6 @@ def _current_iteration() -> Optional[int]:
     except Exception:
         return None
     return None if it is None else int(it) + 1
-
-
-def _any_rank(flags: torch.Tensor) -> torch.Tensor:
-    """Element-wise max of ``flags`` over the ranks (identity in one process)."""
-    import torch.distributed as dist
-    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
-        dist.all_reduce(flags, op=dist.ReduceOp.MAX)
-    return flags
 
 
 class NonFiniteLossMixin:
@@ -87,8 +80,9 @@ class NonFiniteLossMixin:
         if not names:
             return []
         values = torch.stack([log_vars[k].detach().float().reshape(()) for k in names])
-        flags = _any_rank((~torch.isfinite(values)).to(torch.float32))
-        bad = flags.bool().tolist()
+        bad = all_reduce_max((~torch.isfinite(values)).to(torch.float32)).bool().tolist()
+        if not any(bad):  # the usual case: one host sync per step
+            return []
         shown = values.tolist()
         terms = [f'{n}={v}' if v != v or abs(v) == float('inf') else f'{n} (on another rank)'
                  for n, v, b in zip(names, shown, bad) if b]

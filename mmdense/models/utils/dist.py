@@ -25,12 +25,12 @@ def concat_all_gather(tensor: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def all_reduce_mean(tensor: torch.Tensor) -> torch.Tensor:
-    """Mean of ``tensor`` over ranks (a new tensor; identity in one process)."""
+def all_reduce_max(tensor: torch.Tensor) -> torch.Tensor:
+    """Element-wise max of ``tensor`` over ranks (a new tensor; identity in one process)."""
     if dist.get_world_size() == 1:
         return tensor
     out = tensor.clone()
-    dist.all_reduce(out, op='mean')
+    dist.all_reduce(out, op='max')
     return out
 
 
