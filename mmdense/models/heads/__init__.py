@@ -1,4 +1,5 @@
 # Copyright (c) mmdense contributors. All rights reserved.
+from .dino_head import DINOHead, WeightNormLinear
 from .semantic_grouping import SemanticGrouping
 
-__all__ = ['SemanticGrouping']
+__all__ = ['SemanticGrouping', 'DINOHead', 'WeightNormLinear']

@@ -1,0 +1,74 @@
+# Copyright (c) mmdense contributors. All rights reserved.
+import torch
+
+from mmdense.models.utils import compact_region_ids, segment_mean_pool
+
+
+def _loop_reference(features, segments, ignore_index=-1):
+    pooled, batch_index, region_id = [], [], []
+    for b in range(features.shape[0]):
+        for k in sorted(set(segments[b].flatten().tolist())):
+            if k < 0 or k == ignore_index:
+                continue
+            mask = segments[b] == k
+            pooled.append(features[b][:, mask].mean(dim=1))
+            batch_index.append(b)
+            region_id.append(k)
+    return torch.stack(pooled), torch.tensor(batch_index), torch.tensor(region_id)
+
+
+def _example():
+    gen = torch.Generator().manual_seed(0)
+    features = torch.randn(3, 5, 4, 6, generator=gen)
+    segments = torch.randint(0, 4, (3, 4, 6), generator=gen)
+    segments[0][segments[0] == 2] = 7  # region 2 absent in image 0, id 7 present
+    segments[1] = torch.randint(0, 2, (4, 6), generator=gen)  # fewer regions
+    segments[1, 0, :3] = -1  # ignored pixels
+    segments[2, :, :2] = 255
+    return features, segments
+
+
+def test_matches_loop_reference_with_varying_region_counts():
+    features, segments = _example()
+    pooled, batch_index, region_id = segment_mean_pool(features, segments, ignore_index=255)
+    ref = _loop_reference(features, segments, ignore_index=255)
+    torch.testing.assert_close(pooled, ref[0])
+    assert batch_index.tolist() == ref[1].tolist()
+    assert region_id.tolist() == ref[2].tolist()
+    assert 2 not in region_id[batch_index == 0].tolist()
+    assert 255 not in region_id.tolist() and -1 not in region_id.tolist()
+    counts = torch.bincount(batch_index, minlength=3)
+    assert counts[1] == 2 and counts[0] != counts[1]
+
+
+def test_image_without_regions_and_gradients():
+    features, segments = _example()
+    segments[1] = -1  # whole image ignored: contributes nothing
+    features.requires_grad_(True)
+    pooled, batch_index, _ = segment_mean_pool(features, segments, ignore_index=255)
+    assert 1 not in batch_index.tolist()
+    pooled.sum().backward()
+    assert torch.isfinite(features.grad).all()
+    assert features.grad[1].abs().sum() == 0  # ignored pixels get no gradient
+    assert features.grad[0].abs().sum() > 0
+    # a region's pixels share 1 / count of every pooled output's gradient
+    mask = segments[0] == 0
+    expected = 1. / mask.sum()
+    torch.testing.assert_close(features.grad[0, :, mask], torch.full((5, int(mask.sum())),
+                                                                    float(expected)))
+
+
+def test_compact_ids_and_all_ignored():
+    segments = torch.tensor([[[5, 5], [-1, 9]], [[0, 9], [9, 9]]])
+    compact, batch_index, region_id = compact_region_ids(segments)
+    assert compact.tolist() == [[[0, 0], [-1, 1]], [[2, 3], [3, 3]]]
+    assert batch_index.tolist() == [0, 0, 1, 1] and region_id.tolist() == [5, 9, 0, 9]
+    pooled, batch_index, region_id = segment_mean_pool(torch.randn(2, 3, 2, 2),
+                                                       torch.full((2, 2, 2), -1))
+    assert pooled.shape == (0, 3) and batch_index.numel() == 0 and region_id.numel() == 0
+
+
+def test_half_features_keep_dtype():
+    features, segments = _example()
+    pooled, _, _ = segment_mean_pool(features.to(torch.bfloat16), segments, ignore_index=255)
+    assert pooled.dtype == torch.bfloat16
