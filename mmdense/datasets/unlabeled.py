@@ -2,7 +2,7 @@
 """Label-free image datasets for self-supervised pretraining."""
 import glob
 import os.path as osp
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Union
 
 from mmengine.dataset import BaseDataset
 from mmengine.fileio import exists, get_text, load
@@ -53,10 +53,12 @@ class UnlabeledImageDataset(BaseDataset):
         ann_file (str): A ``.json`` (COCO) or ``.txt`` (list) file, relative
             to ``data_root`` unless absolute; empty to glob a folder.
             Defaults to ''.
-        img_glob (str): Pattern of the image files, relative to the image
-            folder, used when ``ann_file`` is empty. It must match files
-            only (directories are not filtered out); ``**`` is recursive.
-            Defaults to ``'*.jpg'``.
+        img_glob (str | Sequence[str]): Pattern(s) of the image files,
+            relative to the image folder, used when ``ann_file`` is empty
+            (several patterns: their files in that order, e.g. COCO+ =
+            ``['train2017/*.jpg', 'unlabeled2017/*.jpg']``). It must match
+            files only (directories are not filtered out); ``**`` is
+            recursive. Defaults to ``'*.jpg'``.
         data_root (str): Root of ``ann_file`` and ``data_prefix``.
             Defaults to ''.
         data_prefix (dict): ``img_path``: the image folder, relative to
@@ -76,7 +78,7 @@ class UnlabeledImageDataset(BaseDataset):
 
     def __init__(self,
                  ann_file: str = '',
-                 img_glob: str = '*.jpg',
+                 img_glob: Union[str, Sequence[str]] = '*.jpg',
                  data_root: str = '',
                  data_prefix: Optional[dict] = None,
                  pipeline: Sequence = (),
@@ -87,10 +89,12 @@ class UnlabeledImageDataset(BaseDataset):
         if not isinstance(ann_file, str):
             raise ValueError(f'ann_file must be a str, but got {ann_file!r}; '
                              'combine several sources with ConcatDataset')
-        if not isinstance(img_glob, str) or not img_glob:
-            raise ValueError(
-                f'img_glob must be a non-empty str, but got {img_glob!r}')
+        globs = [img_glob] if isinstance(img_glob, str) else list(img_glob or ())
+        if not globs or not all(isinstance(g, str) and g for g in globs):
+            raise ValueError(f'img_glob must be a non-empty str or a list of them, '
+                             f'but got {img_glob!r}')
         self.img_glob = img_glob
+        self._globs = globs
         self.backend_args = backend_args
         super().__init__(
             ann_file=ann_file,
@@ -165,8 +169,11 @@ class UnlabeledImageDataset(BaseDataset):
                 f"['img_path'], globbed with img_glob={self.img_glob!r}) "
                 'not found')
         prefix = osp.join(folder, '')
-        paths = glob.glob(glob.escape(prefix) + self.img_glob, recursive=True)
-        return sorted(p[len(prefix):] for p in paths)
+        names = []
+        for pattern in self._globs:
+            paths = glob.glob(glob.escape(prefix) + pattern, recursive=True)
+            names.extend(sorted(p[len(prefix):] for p in paths))
+        return names
 
     @staticmethod
     def _normalize_dir(img_dir: str) -> str:

@@ -1,5 +1,9 @@
 # Copyright (c) mmdense contributors. All rights reserved.
-"""Crop/flip geometry of the two-view transform, and inverse augmentation."""
+"""Crop/flip geometry of the two-view transform, and inverse augmentation.
+
+The multi-view generalisation (groups, maps, shared centre, bit-identity with
+the former two-view crop) is tested in ``test_multi_view_groups.py``.
+"""
 import numpy as np
 import pytest
 import torch
@@ -7,7 +11,13 @@ import torch
 from mmdense.datasets.transforms import (PackMultiViewInputs, TwoViewRandomResizedCrop,
                                          ViewwisePipeline)
 from mmdense.models.utils import inverse_augment
-from mmdense.structures import stack_view_geometry
+from mmdense.structures import pairwise_overlap_boxes, stack_view_geometry
+
+
+def derived_view_boxes(results: dict) -> np.ndarray:
+    """``(2, 4)``: what the transform used to store as ``view_boxes``, now derived."""
+    assert 'view_boxes' not in results  # pairwise boxes are derived, not stored
+    return np.stack(pairwise_overlap_boxes(results['view_crops'], results['view_flips'], 0, 1))
 
 
 def coordinate_image(height: int = 256, width: int = 256) -> np.ndarray:
@@ -29,7 +39,7 @@ def test_recorded_boxes_point_to_the_same_original_pixels(seed):
     transform = TwoViewRandomResizedCrop(size=64, scale=(0.2, 1.0), interpolation='bilinear',
                                          seed=seed)
     results = transform(dict(img=coordinate_image()))
-    views, boxes, flips = results['img'], results['view_boxes'], results['view_flips']
+    views, boxes, flips = results['img'], derived_view_boxes(results), results['view_flips']
     assert len(views) == 2 and views[0].shape == (64, 64, 3)
     assert boxes.shape == (2, 4) and boxes.dtype == np.float32
     assert np.all(boxes[:, 2] > boxes[:, 0]) and np.all(boxes[:, 3] > boxes[:, 1])
@@ -72,7 +82,7 @@ def test_never_an_empty_intersection():
                                          max_tries=2, seed=3)
     for _ in range(50):
         res = transform(dict(img=coordinate_image(100, 100)))
-        boxes = res['view_boxes']
+        boxes = derived_view_boxes(res)
         assert np.all(boxes[:, 2] > boxes[:, 0]) and np.all(boxes[:, 3] > boxes[:, 1])
         assert np.all(boxes >= -1e-6) and np.all(boxes <= 1 + 1e-6)
 
@@ -96,6 +106,12 @@ def test_viewwise_pipeline_and_packing():
     assert [tuple(t.shape) for t in packed['inputs']] == [(3, 32, 32), (3, 32, 32)]
     boxes, flips = stack_view_geometry([packed['data_samples']] * 3)
     assert boxes.shape == (3, 2, 4) and flips.shape == (3, 2) and flips.dtype == torch.bool
+    # stack_view_geometry now gives the crops; the pairwise boxes are derived from them
+    crops = boxes
+    assert torch.equal(crops[0], torch.from_numpy(res['view_crops']))
+    box1, box2 = pairwise_overlap_boxes(crops, flips, 0, 1)
+    assert box1.shape == (3, 4) and box1.dtype == torch.float32
+    np.testing.assert_array_equal(torch.stack([box1[0], box2[0]]).numpy(), derived_view_boxes(res))
     with pytest.raises(ValueError, match='list of 2 views'):
         pipeline(dict(img=before[0]))
 
@@ -109,7 +125,7 @@ def test_inverse_augmentation_aligns_two_views(seed):
             for v in res['img']]
     # downsample like a backbone would (stride 4)
     maps = [torch.nn.functional.avg_pool2d(m, 4) for m in maps]
-    boxes = torch.from_numpy(res['view_boxes'])
+    boxes = torch.from_numpy(derived_view_boxes(res))
     flips = torch.from_numpy(res['view_flips'])
     aligned = [inverse_augment(maps[i], boxes[i:i + 1], flips[i:i + 1], output_size=(7, 7))
                for i in range(2)]

@@ -1,13 +1,4 @@
-# COCO+ = COCO train2017 + unlabeled2017 (SlotCon Table 1), as a ConcatDataset.
+# COCO+ = COCO train2017 + unlabeled2017 (SlotCon Table 1): one dataset, two globs.
 _base_ = ['./unlabeled_images.py']
-data_root = 'data/coco/'
 train_dataloader = dict(
-    dataset=dict(
-        _delete_=True,
-        type='ConcatDataset',
-        datasets=[
-            dict(type='UnlabeledImageDataset', data_root=data_root, img_glob='train2017/*.jpg',
-                 pipeline={{_base_.train_dataloader.dataset.pipeline}}),
-            dict(type='UnlabeledImageDataset', data_root=data_root, img_glob='unlabeled2017/*.jpg',
-                 pipeline={{_base_.train_dataloader.dataset.pipeline}}),
-        ]))
+    dataset=dict(data_root='data/coco/', img_glob=['train2017/*.jpg', 'unlabeled2017/*.jpg']))

@@ -1,7 +1,7 @@
-# A loader of unlabeled images through SlotCon's two-view pipeline (COCO train2017
-# by default); coco_unlabeled.py, cocoplus_unlabeled.py and imagenet_unlabeled.py only
-# change where the images are.
-_base_ = ['./slotcon_pipeline.py']
+# A loader of unlabeled images (COCO train2017 by default). No pipeline: the method
+# config sets train_dataloader.dataset.pipeline (e.g. from _base_/pipelines/).
+# coco_unlabeled.py, cocoplus_unlabeled.py and imagenet_unlabeled.py only change where
+# the images are.
 train_dataloader = dict(
     batch_size=64,
     num_workers=8,
@@ -14,5 +14,5 @@ train_dataloader = dict(
         type='UnlabeledImageDataset',
         data_root='data/coco/',
         img_glob='train2017/*.jpg',
-        pipeline={{_base_.train_pipeline}}),
+        pipeline=[]),
 )

@@ -1,14 +1,17 @@
 # Copyright (c) mmdense contributors. All rights reserved.
 from mmdense.utils.compat import patch_mmcv_adjust_hue
 from .formatting import PackMultiViewInputs
-from .loading import RobustLoadImageFromFile, ValidateSegMap
-from .multi_view import TwoViewRandomResizedCrop, ViewwisePipeline
+from .loading import RobustLoadImageFromFile
+from .multi_view import (MultiViewRandomResizedCrop, TwoViewRandomResizedCrop, ViewwisePipeline,
+                         resize_nearest, sample_resized_crop)
+from .validation import ValidateSegMap
 
 # mmpretrain's ColorJitter (used by every pre-training pipeline here) calls
 # mmcv.adjust_hue, which mmcv 2.1.0 breaks on numpy >= 2 (see compat.py).
 patch_mmcv_adjust_hue()
 
 __all__ = [
-    'PackMultiViewInputs', 'RobustLoadImageFromFile', 'TwoViewRandomResizedCrop', 'ValidateSegMap',
-    'ViewwisePipeline'
+    'MultiViewRandomResizedCrop', 'PackMultiViewInputs', 'RobustLoadImageFromFile',
+    'TwoViewRandomResizedCrop', 'ValidateSegMap', 'ViewwisePipeline', 'resize_nearest',
+    'sample_resized_crop'
 ]

@@ -3,8 +3,11 @@
 
 mmpretrain's ``MultiView`` runs independent pipelines and forgets where each
 view came from; dense methods need that geometry (SlotCon and CrOC align the
-views' feature maps, CrOC places tokens in the original frame). These
-transforms record it.
+views' feature maps, CrOC places tokens in the original frame, ViCE and
+MaskContrast carry region / saliency maps along with each view). These
+transforms record it: each view's crop in the original image and its flip.
+Pairwise overlaps are derived from those by
+:func:`mmdense.structures.pairwise_overlap_boxes`.
 """
 import math
 from typing import Dict, List, Optional, Sequence, Tuple, Union
@@ -14,8 +17,8 @@ import numpy as np
 from mmcv.transforms import BaseTransform, Compose
 
 from mmdense.registry import TRANSFORMS
-
-Box = Tuple[float, float, float, float]  # x1, y1, x2, y2 in original-image pixels
+# the box math lives in one place: mmdense.structures.view_geometry
+from mmdense.structures.view_geometry import Box, box_area, box_intersection
 
 _INTERPOLATIONS = {
     'nearest': cv2.INTER_NEAREST,
@@ -24,18 +27,54 @@ _INTERPOLATIONS = {
     'area': cv2.INTER_AREA,
 }
 
+_GROUP_DEFAULTS = dict(
+    num_views=1,
+    size=224,
+    scale=(0.08, 1.0),
+    ratio=(3. / 4., 4. / 3.),
+    flip_prob=0.5,
+    interpolation='bicubic',
+    overlap=True,
+)
+
+
+def _position(rng, lo: int, hi: int) -> int:
+    """Uniform integer in ``[lo, hi]``."""
+    return int(rng.integers(lo, hi + 1))
+
+
+def _centred_range(length: int, extent: int, centre: Optional[int]) -> Tuple[int, int]:
+    """Start positions of a segment of ``length`` inside ``[0, extent)``.
+
+    With a ``centre`` pixel index, only the starts whose segment contains that
+    pixel (``start <= centre < start + length``); never empty as long as
+    ``1 <= length <= extent`` and ``0 <= centre < extent``.
+    """
+    if centre is None:
+        return 0, extent - length
+    return max(0, centre + 1 - length), min(centre, extent - length)
+
 
 def sample_resized_crop(rng: np.random.Generator,
                         height: int,
                         width: int,
                         scale: Tuple[float, float],
                         ratio: Tuple[float, float],
-                        max_attempts: int = 10) -> Box:
+                        max_attempts: int = 10,
+                        centre: Optional[Tuple[int, int]] = None) -> Box:
     """Sample a RandomResizedCrop box (torchvision's rule) in pixel units.
+
+    Args:
+        centre (tuple[int, int], optional): a pixel ``(x, y)`` (integer
+            indices inside the image) that the crop must contain. The crop's
+            size is drawn exactly as without it; its position is then drawn
+            uniformly among the positions whose crop contains that pixel
+            (bounded: no extra rejection loop).
 
     Returns:
         tuple: ``(x1, y1, x2, y2)`` with integer-valued corners, ``x2 - x1 >= 1``.
     """
+    cx, cy = centre if centre is not None else (None, None)
     area = height * width
     log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
     for _ in range(max_attempts):
@@ -44,8 +83,8 @@ def sample_resized_crop(rng: np.random.Generator,
         w = int(round(math.sqrt(target_area * aspect)))
         h = int(round(math.sqrt(target_area / aspect)))
         if 0 < w <= width and 0 < h <= height:
-            y = int(rng.integers(0, height - h + 1))
-            x = int(rng.integers(0, width - w + 1))
+            y = _position(rng, *_centred_range(h, height, cy))
+            x = _position(rng, *_centred_range(w, width, cx))
             return (x, y, x + w, y + h)
     # Fallback: the largest central crop whose aspect lies inside ``ratio``.
     in_ratio = width / height
@@ -55,156 +94,29 @@ def sample_resized_crop(rng: np.random.Generator,
         w, h = int(round(height * ratio[1])), height
     else:
         w, h = width, height
+    w, h = max(1, w), max(1, h)
     x, y = (width - w) // 2, (height - h) // 2
+    if centre is not None:  # shift it (deterministically) to contain the centre
+        lo, hi = _centred_range(w, width, cx)
+        x = min(max(x, lo), hi)
+        lo, hi = _centred_range(h, height, cy)
+        y = min(max(y, lo), hi)
     return (x, y, x + w, y + h)
 
 
-def box_intersection(a: Box, b: Box) -> Optional[Box]:
-    """Intersection of two boxes, or ``None`` when it is empty."""
-    x1, y1 = max(a[0], b[0]), max(a[1], b[1])
-    x2, y2 = min(a[2], b[2]), min(a[3], b[3])
-    if x2 <= x1 or y2 <= y1:
-        return None
-    return (x1, y1, x2, y2)
+def resize_nearest(arr: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
+    """Nearest-neighbour resize of any dtype (labels, region ids, masks).
 
-
-def box_area(box: Box) -> float:
-    return (box[2] - box[0]) * (box[3] - box[1])
-
-
-def box_in_view(box: Box, crop: Box, flipped: bool) -> np.ndarray:
-    """Express ``box`` in the normalised frame of a view cut from ``crop``.
-
-    Args:
-        box: region in original-image pixels.
-        crop: the view's crop in original-image pixels.
-        flipped: whether the view was mirrored horizontally after cropping.
-
-    Returns:
-        np.ndarray: ``(4,)`` float32 ``(x1, y1, x2, y2)`` in ``[0, 1]`` of the
-        view (a flipped view maps ``x1' = 1 - x2``, ``x2' = 1 - x1``).
+    Output pixel ``i`` takes source pixel ``floor((i + 0.5) * in / out)``:
+    pixel-centre aligned like bilinear / bicubic resizing (torch's
+    'nearest-exact'), so a resized label map stays on top of the resized image.
+    Pure indexing: no dtype conversion, any number of trailing channels.
     """
-    cw, ch = crop[2] - crop[0], crop[3] - crop[1]
-    x1, x2 = (box[0] - crop[0]) / cw, (box[2] - crop[0]) / cw
-    y1, y2 = (box[1] - crop[1]) / ch, (box[3] - crop[1]) / ch
-    if flipped:
-        x1, x2 = 1.0 - x2, 1.0 - x1
-    return np.array([x1, y1, x2, y2], dtype=np.float32)
-
-
-@TRANSFORMS.register_module()
-class TwoViewRandomResizedCrop(BaseTransform):
-    """Cut two overlapping RandomResizedCrop views and record their overlap.
-
-    View 2 is re-sampled up to ``max_tries`` times until the views' intersection
-    covers at least ``min_overlap`` of view 2's area; if that fails, view 1 is
-    re-sampled too (``max_tries`` rounds). Should every round fail, view 2
-    repeats view 1's crop, so an empty intersection is never emitted (the
-    official SlotCon code silently keeps such pairs with an inverted box).
-
-    Required keys: ``img`` (H x W x C uint8).
-
-    Added / modified keys:
-        - ``img``: list of the two views, each ``size x size x C``.
-        - ``view_boxes``: ``(2, 4)`` float32, the intersection of the two crops
-          in each view's own normalised frame (after its flip).
-        - ``view_flips``: ``(2,)`` bool, whether each view was mirrored.
-        - ``view_crops``: ``(2, 4)`` float32, each crop in original-image pixels
-          ``(x1, y1, x2, y2)`` (before flipping; for methods that need absolute
-          positions, e.g. CrOC).
-        - ``img_shape``: ``(size, size)``.
-
-    Args:
-        size (int | tuple): output size of each view ``(h, w)`` or an int.
-        scale (tuple): range of the crop's area relative to the image.
-        ratio (tuple): range of the crop's aspect ratio (w / h).
-        interpolation (str): 'bicubic' (default, as SlotCon), 'bilinear', ...
-        flip_prob (float): probability of a horizontal flip, drawn per view.
-        min_overlap (float): minimum intersection area / view-2 area.
-        max_tries (int): re-sampling budget for each of the two loops.
-        seed (int, optional): seed of a private generator (for tests); by
-            default numpy's global generator is used, so mmengine's
-            ``randomness`` and worker seeding apply.
-    """
-
-    def __init__(self,
-                 size: Union[int, Sequence[int]] = 224,
-                 scale: Tuple[float, float] = (0.08, 1.0),
-                 ratio: Tuple[float, float] = (3. / 4., 4. / 3.),
-                 interpolation: str = 'bicubic',
-                 flip_prob: float = 0.5,
-                 min_overlap: float = 0.01,
-                 max_tries: int = 10,
-                 seed: Optional[int] = None) -> None:
-        self.size = (size, size) if isinstance(size, int) else tuple(size)
-        if len(self.size) != 2 or min(self.size) < 1:
-            raise ValueError(f'TwoViewRandomResizedCrop: size must be a positive int or '
-                             f'(h, w), got {size!r}')
-        if not (0 < scale[0] <= scale[1] <= 1):
-            raise ValueError(f'TwoViewRandomResizedCrop: scale must satisfy '
-                             f'0 < min <= max <= 1, got {scale!r}')
-        if not (0 < ratio[0] <= ratio[1]):
-            raise ValueError(f'TwoViewRandomResizedCrop: bad ratio {ratio!r}')
-        if interpolation not in _INTERPOLATIONS:
-            raise ValueError(f'TwoViewRandomResizedCrop: interpolation must be one of '
-                             f'{sorted(_INTERPOLATIONS)}, got {interpolation!r}')
-        if not 0 <= min_overlap < 1:
-            raise ValueError(f'TwoViewRandomResizedCrop: min_overlap must be in [0, 1), '
-                             f'got {min_overlap!r}')
-        self.scale = tuple(scale)
-        self.ratio = tuple(ratio)
-        self.interpolation = interpolation
-        self.flip_prob = flip_prob
-        self.min_overlap = min_overlap
-        self.max_tries = max(1, int(max_tries))
-        self._rng = np.random.default_rng(seed) if seed is not None else None
-
-    @property
-    def rng(self) -> Union[np.random.Generator, 'np.random.RandomState']:
-        # np.random's module-level functions share the global state that
-        # mmengine seeds per worker; wrap it to the Generator API we use.
-        return self._rng if self._rng is not None else _GlobalRNG
-
-    def sample_crops(self, height: int, width: int) -> Tuple[Box, Box, Box]:
-        """Sample two crops and their (non-empty) intersection in pixels."""
-        rng = self.rng
-        for _ in range(self.max_tries):
-            crop1 = sample_resized_crop(rng, height, width, self.scale, self.ratio)
-            for _ in range(self.max_tries):
-                crop2 = sample_resized_crop(rng, height, width, self.scale, self.ratio)
-                inter = box_intersection(crop1, crop2)
-                if inter is not None and box_area(inter) >= self.min_overlap * box_area(crop2):
-                    return crop1, crop2, inter
-        return crop1, crop1, crop1
-
-    def _cut(self, img: np.ndarray, crop: Box, flipped: bool) -> np.ndarray:
-        x1, y1, x2, y2 = (int(v) for v in crop)
-        patch = img[y1:y2, x1:x2]
-        out_h, out_w = self.size
-        view = cv2.resize(patch, (out_w, out_h), interpolation=_INTERPOLATIONS[self.interpolation])
-        if view.ndim == 2 and img.ndim == 3:
-            view = view[..., None]
-        if flipped:
-            view = np.ascontiguousarray(view[:, ::-1])
-        return view
-
-    def transform(self, results: Dict) -> Dict:
-        img = results['img']
-        height, width = img.shape[:2]
-        crop1, crop2, inter = self.sample_crops(height, width)
-        flips = [bool(self.rng.random() < self.flip_prob) for _ in range(2)]
-        crops = (crop1, crop2)
-        results['img'] = [self._cut(img, c, f) for c, f in zip(crops, flips)]
-        results['view_boxes'] = np.stack([box_in_view(inter, c, f) for c, f in zip(crops, flips)])
-        results['view_flips'] = np.array(flips, dtype=bool)
-        results['view_crops'] = np.array(crops, dtype=np.float32)
-        results['img_shape'] = self.size
-        return results
-
-    def __repr__(self) -> str:
-        return (f'{self.__class__.__name__}(size={self.size}, scale={self.scale}, '
-                f'ratio={self.ratio}, interpolation={self.interpolation}, '
-                f'flip_prob={self.flip_prob}, min_overlap={self.min_overlap})')
+    in_h, in_w = arr.shape[:2]
+    # exact integer form of floor((i + 0.5) * in / out)
+    rows = np.minimum((2 * np.arange(out_h) + 1) * in_h // (2 * out_h), in_h - 1)
+    cols = np.minimum((2 * np.arange(out_w) + 1) * in_w // (2 * out_w), in_w - 1)
+    return arr[rows[:, None], cols[None, :]]
 
 
 class _GlobalRNGAdapter:
@@ -227,35 +139,350 @@ _GlobalRNG = _GlobalRNGAdapter()
 
 
 @TRANSFORMS.register_module()
-class ViewwisePipeline(BaseTransform):
-    """Apply a separate pipeline to each view in ``results['img']``.
+class MultiViewRandomResizedCrop(BaseTransform):
+    """Cut V RandomResizedCrop views in groups and record each view's geometry.
 
-    SlotCon/BYOL use asymmetric photometric augmentation (blur p=1.0 on view 1,
-    0.1 on view 2; solarize only on view 2), so each view gets its own list.
-    Each pipeline sees a shallow copy of ``results`` whose ``img`` is its view;
-    only the transformed ``img`` is written back.
+    Views come in groups (e.g. SlotCon: 2 x 224; CrOC/DINO: 2 global 224 +
+    optional local 96; ViCE: M = 5 views around a shared centre). View 0 (the
+    first view of the first group) is the *anchor*.
+
+    **Overlap rule** (SPEC §1). Every later view of a group with
+    ``overlap=True`` must intersect the anchor over at least
+    ``min_overlap`` of its own (the later view's) area. Such a view is
+    re-sampled up to ``max_tries`` times; if one fails, the anchor and all
+    views are re-sampled (up to ``max_tries`` rounds). In the last round a
+    view that still fails repeats the anchor's crop, so an empty intersection
+    with the anchor is never emitted. Views of ``overlap=False`` groups (e.g.
+    local crops) are sampled afterwards, once, without the rule. With one
+    group of two views this consumes the random generator exactly as the
+    former two-view crop (crop 1, the tries of crop 2, ..., then the flips of
+    view 1 and view 2), so seeds reproduce the same crops, flips and pixels.
+
+    **Shared centre** (ViCE). If ``results[centre_key]`` exists, an
+    ``(x, y)`` point in original-image pixels (e.g. sampled by an earlier
+    Canny-guided transform), every view's crop contains the pixel
+    ``(floor(x), floor(y))`` (clipped into the image): the crop's size is
+    drawn by the usual RandomResizedCrop rule and its position uniformly
+    among the positions that contain that pixel (one draw per axis, no
+    rejection). All views then share at least that pixel, so every pair
+    overlaps. The overlap rule applies on top.
+
+    **Maps.** Every key in ``results['seg_fields']`` (mmcv convention: e.g.
+    ``gt_seg_map``, saliency masks, superpixel ids; ``H x W`` or
+    ``H x W x C``, any dtype, same ``H x W`` as the image) is cut with each
+    view, resized with nearest-neighbour sampling (pixel-centre aligned, see
+    :func:`resize_nearest`) and flipped with its view.
+
+    Required keys: ``img`` (H x W x C); optional ``seg_fields`` and their maps,
+    ``centre_key``.
+
+    Added / modified keys (V views, in group order):
+        - ``img``: list of V views, view ``v`` of size ``view_sizes[v]``.
+        - each ``seg_fields`` key: list of V maps, one per view (aligned with
+          ``img``).
+        - ``view_crops``: ``(V, 4)`` float32, each crop in original-image
+          pixels ``(x1, y1, x2, y2)`` (integer-valued, before flipping).
+        - ``view_flips``: ``(V,)`` bool, whether each view was mirrored.
+        - ``view_sizes``: ``(V, 2)`` int64 output ``(h, w)`` of each view.
+        - ``view_group_ids``: ``(V,)`` int64 group index of each view.
+        - ``img_shape``: ``(h, w)`` of the anchor view.
+
+    Pairwise overlaps are not stored: derive them with
+    :func:`mmdense.structures.pairwise_overlap_boxes`.
 
     Args:
-        view_pipelines (list[list[dict]]): one list of transform configs per
-            view; its length must equal the number of views.
+        view_groups (list[dict]): one dict per group with keys
+            ``num_views`` (default 1), ``size`` (int or ``(h, w)``, default
+            224), ``scale`` (default ``(0.08, 1.0)``), ``ratio`` (w / h,
+            default ``(3/4, 4/3)``), ``flip_prob`` (default 0.5),
+            ``interpolation`` ('bicubic' default, 'bilinear', 'area',
+            'nearest' — the latter by pixel-centre indexing like the maps) and
+            ``overlap`` (default True: the overlap rule applies).
+        min_overlap (float): minimum intersection area with the anchor /
+            the later view's area, in ``[0, 1)``.
+        max_tries (int): re-sampling budget of each loop (per view, rounds).
+        centre_key (str, optional): results key of a shared centre; ``None``
+            disables the option.
+        seed (int, optional): seed of a private generator (for tests); by
+            default numpy's global generator is used, so mmengine's
+            ``randomness`` and worker seeding apply.
     """
 
-    def __init__(self, view_pipelines: List[List[dict]]) -> None:
-        if not view_pipelines:
-            raise ValueError('ViewwisePipeline: view_pipelines must not be empty')
+    def __init__(self,
+                 view_groups: Sequence[dict] = (dict(num_views=2), ),
+                 min_overlap: float = 0.01,
+                 max_tries: int = 10,
+                 centre_key: Optional[str] = 'crop_centre',
+                 seed: Optional[int] = None) -> None:
+        name = self.__class__.__name__
+        if isinstance(view_groups, dict) or not view_groups:
+            raise ValueError(f'{name}: view_groups must be a non-empty list of dicts, '
+                             f'got {view_groups!r}')
+        self.groups = [self._check_group(g, k) for k, g in enumerate(view_groups)]
+        if not 0 <= min_overlap < 1:
+            raise ValueError(f'{name}: min_overlap must be in [0, 1), got {min_overlap!r}')
+        self.min_overlap = min_overlap
+        self.max_tries = max(1, int(max_tries))
+        self.centre_key = centre_key
+        # per-view group index
+        self.view_group_ids = [k for k, g in enumerate(self.groups) for _ in range(g['num_views'])]
+        self.num_views = len(self.view_group_ids)
+        self._rng = np.random.default_rng(seed) if seed is not None else None
+
+    def _check_group(self, group: dict, k: int) -> dict:
+        name = f'{self.__class__.__name__}: view_groups[{k}]'
+        if not isinstance(group, dict):
+            raise ValueError(f'{name} must be a dict, got {type(group).__name__}')
+        unknown = sorted(set(group) - set(_GROUP_DEFAULTS))
+        if unknown:
+            raise ValueError(f'{name}: unknown key(s) {unknown}; allowed: '
+                             f'{sorted(_GROUP_DEFAULTS)}')
+        g = dict(_GROUP_DEFAULTS, **group)
+        size = g['size']
+        size = (size, size) if isinstance(size, int) else tuple(size)
+        if len(size) != 2 or not all(isinstance(s, int) and s >= 1 for s in size):
+            raise ValueError(f'{name}: size must be a positive int or (h, w), got {g["size"]!r}')
+        scale, ratio = tuple(g['scale']), tuple(g['ratio'])
+        if len(scale) != 2 or not (0 < scale[0] <= scale[1] <= 1):
+            raise ValueError(f'{name}: scale must satisfy 0 < min <= max <= 1, got {scale!r}')
+        if len(ratio) != 2 or not (0 < ratio[0] <= ratio[1]):
+            raise ValueError(f'{name}: bad ratio {ratio!r} (need 0 < min <= max)')
+        if g['interpolation'] not in _INTERPOLATIONS:
+            raise ValueError(f'{name}: interpolation must be one of {sorted(_INTERPOLATIONS)}, '
+                             f'got {g["interpolation"]!r}')
+        if not 0 <= g['flip_prob'] <= 1:
+            raise ValueError(f'{name}: flip_prob must be in [0, 1], got {g["flip_prob"]!r}')
+        if not isinstance(g['num_views'], int) or g['num_views'] < 1:
+            raise ValueError(f'{name}: num_views must be an int >= 1, got {g["num_views"]!r}')
+        return dict(g, size=size, scale=scale, ratio=ratio, overlap=bool(g['overlap']))
+
+    @property
+    def rng(self) -> Union[np.random.Generator, _GlobalRNGAdapter]:
+        # np.random's module-level functions share the global state that
+        # mmengine seeds per worker; wrap it to the Generator API we use.
+        return self._rng if self._rng is not None else _GlobalRNG
+
+    def _group_of(self, view: int) -> dict:
+        return self.groups[self.view_group_ids[view]]
+
+    def _sample(self, view: int, height: int, width: int,
+                centre: Optional[Tuple[int, int]]) -> Box:
+        g = self._group_of(view)
+        return sample_resized_crop(self.rng, height, width, g['scale'], g['ratio'],
+                                   centre=centre)
+
+    def _overlaps(self, anchor: Box, crop: Box) -> bool:
+        inter = box_intersection(anchor, crop)
+        return inter is not None and box_area(inter) >= self.min_overlap * box_area(crop)
+
+    def sample_crops(self,
+                     height: int,
+                     width: int,
+                     centre: Optional[Tuple[int, int]] = None) -> List[Box]:
+        """Sample the V crops (pixels) under the overlap rule; see the class doc."""
+        checked = [v for v in range(1, self.num_views) if self._group_of(v)['overlap']]
+        crops: List[Optional[Box]] = [None] * self.num_views
+        for rnd in range(self.max_tries):
+            last_round = rnd == self.max_tries - 1
+            anchor = self._sample(0, height, width, centre)
+            crops[0] = anchor
+            round_ok = True
+            for v in checked:
+                for _ in range(self.max_tries):
+                    crop = self._sample(v, height, width, centre)
+                    if self._overlaps(anchor, crop):
+                        break
+                else:
+                    if not last_round:
+                        round_ok = False
+                        break
+                    crop = anchor  # never an empty intersection
+                crops[v] = crop
+            if round_ok:
+                break
+        for v in range(1, self.num_views):
+            if not self._group_of(v)['overlap']:
+                crops[v] = self._sample(v, height, width, centre)
+        return crops
+
+    def _cut(self, img: np.ndarray, crop: Box, flipped: bool, size: Tuple[int, int],
+             interpolation: Optional[str]) -> np.ndarray:
+        """Cut, resize (``interpolation=None``: label maps) and flip one array."""
+        x1, y1, x2, y2 = (int(v) for v in crop)
+        patch = img[y1:y2, x1:x2]
+        out_h, out_w = size
+        if interpolation is None or interpolation == 'nearest':
+            view = resize_nearest(patch, out_h, out_w)
+        else:
+            view = cv2.resize(patch, (out_w, out_h), interpolation=_INTERPOLATIONS[interpolation])
+            if view.ndim == 2 and img.ndim == 3:
+                view = view[..., None]
+        if flipped:
+            view = view[:, ::-1]
+        return np.ascontiguousarray(view)
+
+    def _centre_pixel(self, results: Dict, height: int, width: int) -> Optional[Tuple[int, int]]:
+        if self.centre_key is None or results.get(self.centre_key) is None:
+            return None
+        centre = np.asarray(results[self.centre_key], dtype=np.float64).reshape(-1)
+        if centre.size != 2 or not np.all(np.isfinite(centre)):
+            raise ValueError(f'{self.__class__.__name__}: results[{self.centre_key!r}] must be '
+                             f'a finite (x, y) point in original pixels, got '
+                             f'{results[self.centre_key]!r} (img_path={results.get("img_path")!r})')
+        cx = int(min(max(math.floor(centre[0]), 0), width - 1))
+        cy = int(min(max(math.floor(centre[1]), 0), height - 1))
+        return cx, cy
+
+    def _check_seg_fields(self, results: Dict, height: int, width: int) -> List[str]:
+        keys = list(results.get('seg_fields') or [])
+        for key in keys:
+            if key not in results:
+                raise ValueError(f'{self.__class__.__name__}: seg_fields lists {key!r} but '
+                                 f'results has no such key (img_path={results.get("img_path")!r})')
+            seg = results[key]
+            shape = getattr(seg, 'shape', None)
+            if shape is None or len(shape) < 2 or tuple(shape[:2]) != (height, width):
+                got = 'not an array' if shape is None else 'x'.join(str(s) for s in shape[:2])
+                raise ValueError(f'{self.__class__.__name__}: seg field {key!r} has size {got} '
+                                 f'(h x w) but the image is {height}x{width} '
+                                 f'(img_path={results.get("img_path")!r})')
+        return keys
+
+    def transform(self, results: Dict) -> Dict:
+        img = results['img']
+        height, width = img.shape[:2]
+        seg_keys = self._check_seg_fields(results, height, width)
+        crops = self.sample_crops(height, width, self._centre_pixel(results, height, width))
+        flips = [bool(self.rng.random() < self._group_of(v)['flip_prob'])
+                 for v in range(self.num_views)]
+        sizes = [self._group_of(v)['size'] for v in range(self.num_views)]
+        interps = [self._group_of(v)['interpolation'] for v in range(self.num_views)]
+        for key in seg_keys:
+            seg = results[key]
+            results[key] = [self._cut(seg, c, f, s, None) for c, f, s in zip(crops, flips, sizes)]
+        results['img'] = [self._cut(img, c, f, s, i)
+                          for c, f, s, i in zip(crops, flips, sizes, interps)]
+        results['view_crops'] = np.array(crops, dtype=np.float32).reshape(-1, 4)
+        results['view_flips'] = np.array(flips, dtype=bool)
+        results['view_sizes'] = np.array(sizes, dtype=np.int64).reshape(-1, 2)
+        results['view_group_ids'] = np.array(self.view_group_ids, dtype=np.int64)
+        results['img_shape'] = sizes[0]
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(view_groups={self.groups}, '
+                f'min_overlap={self.min_overlap}, max_tries={self.max_tries}, '
+                f'centre_key={self.centre_key!r})')
+
+
+@TRANSFORMS.register_module()
+class TwoViewRandomResizedCrop(MultiViewRandomResizedCrop):
+    """Two views of one group: an alias of :class:`MultiViewRandomResizedCrop`.
+
+    Kept for existing configs; equivalent to ``MultiViewRandomResizedCrop(
+    view_groups=[dict(num_views=2, size=size, scale=scale, ratio=ratio,
+    interpolation=interpolation, flip_prob=flip_prob)], min_overlap=...,
+    max_tries=..., seed=...)`` (same outputs, same random stream).
+    """
+
+    def __init__(self,
+                 size: Union[int, Sequence[int]] = 224,
+                 scale: Tuple[float, float] = (0.08, 1.0),
+                 ratio: Tuple[float, float] = (3. / 4., 4. / 3.),
+                 interpolation: str = 'bicubic',
+                 flip_prob: float = 0.5,
+                 min_overlap: float = 0.01,
+                 max_tries: int = 10,
+                 seed: Optional[int] = None) -> None:
+        super().__init__(
+            view_groups=[
+                dict(num_views=2, size=size, scale=scale, ratio=ratio,
+                     interpolation=interpolation, flip_prob=flip_prob)
+            ],
+            min_overlap=min_overlap,
+            max_tries=max_tries,
+            seed=seed)
+
+
+@TRANSFORMS.register_module()
+class ViewwisePipeline(BaseTransform):
+    """Apply a separate (photometric) pipeline to each view in ``results['img']``.
+
+    SlotCon/BYOL use asymmetric photometric augmentation (blur p=1.0 on view 1,
+    0.1 on view 2; solarize only on view 2), so each view gets its own list;
+    with many views (CrOC: 2 global + 6 local) one list per *group* suffices.
+
+    Each pipeline runs on a shallow copy of ``results`` in which ``img`` is
+    its view, ``img_shape`` the view's size and every ``seg_fields`` key the
+    view's own map (read-only: an in-place write raises). Only the
+    transformed ``img`` is written back: the maps, the geometry and every
+    other key are left untouched, so keep geometric transforms before the
+    multi-view crop.
+
+    Args:
+        view_pipelines (list[list[dict]], optional): one list of transform
+            configs per view; its length must equal the number of views.
+        group_pipelines (list[list[dict]], optional): one list per view
+            group of ``MultiViewRandomResizedCrop`` (views are mapped by
+            ``results['view_group_ids']``). Give exactly one of the two.
+    """
+
+    def __init__(self,
+                 view_pipelines: Optional[List[List[dict]]] = None,
+                 group_pipelines: Optional[List[List[dict]]] = None) -> None:
+        if (view_pipelines is None) == (group_pipelines is None):
+            raise ValueError('ViewwisePipeline: give exactly one of view_pipelines (one list per '
+                             'view) and group_pipelines (one list per view group)')
+        pipelines = view_pipelines if view_pipelines is not None else group_pipelines
+        if not pipelines:
+            raise ValueError('ViewwisePipeline: view_pipelines/group_pipelines must not be empty')
+        self.per_group = group_pipelines is not None
         self.pipelines = [Compose([TRANSFORMS.build(t) if isinstance(t, dict) else t for t in p])
-                          for p in view_pipelines]
+                          for p in pipelines]
+
+    def _pipeline_indices(self, results: Dict, num_views: int) -> List[int]:
+        if not self.per_group:
+            if num_views != len(self.pipelines):
+                raise ValueError(f'ViewwisePipeline: expected a list of {len(self.pipelines)} '
+                                 f'views in results["img"], got {num_views} '
+                                 f'(img_path={results.get("img_path")!r})')
+            return list(range(num_views))
+        groups = results.get('view_group_ids')
+        if groups is None or len(groups) != num_views:
+            raise ValueError('ViewwisePipeline: group_pipelines needs results["view_group_ids"] '
+                             'with one entry per view (put MultiViewRandomResizedCrop first)')
+        groups = [int(g) for g in groups]
+        if max(groups) >= len(self.pipelines) or min(groups) < 0:
+            raise ValueError(f'ViewwisePipeline: views belong to groups {sorted(set(groups))} '
+                             f'but {len(self.pipelines)} group_pipelines were given')
+        return groups
+
+    @staticmethod
+    def _read_only(arr):
+        if isinstance(arr, np.ndarray):
+            arr = arr.view()
+            arr.flags.writeable = False
+        return arr
 
     def transform(self, results: Dict) -> Dict:
         views = results['img']
-        if not isinstance(views, list) or len(views) != len(self.pipelines):
-            raise ValueError(f'ViewwisePipeline: expected a list of {len(self.pipelines)} views '
+        if not isinstance(views, list):
+            raise ValueError(f'ViewwisePipeline: expected a list of '
+                             f'{"views" if self.per_group else f"{len(self.pipelines)} views"} '
                              f'in results["img"] (put a multi-view crop first), got '
-                             f'{type(views).__name__} of length {len(views) if isinstance(views, list) else "-"}')
+                             f'{type(views).__name__}')
+        indices = self._pipeline_indices(results, len(views))
+        seg_keys = [k for k in (results.get('seg_fields') or []) if k in results]
+        for key in seg_keys:
+            if not isinstance(results[key], list) or len(results[key]) != len(views):
+                raise ValueError(f'ViewwisePipeline: seg field {key!r} must hold one map per view '
+                                 f'({len(views)}), as MultiViewRandomResizedCrop leaves it')
         out = []
-        for view, pipeline in zip(views, self.pipelines):
-            sub = dict(results, img=view)
-            sub = pipeline(sub)
+        for v, (view, index) in enumerate(zip(views, indices)):
+            sub = dict(results, img=view, img_shape=view.shape[:2])
+            for key in seg_keys:
+                sub[key] = self._read_only(results[key][v])
+            sub = self.pipelines[index](sub)
             if sub is None:
                 return None
             out.append(sub['img'])
@@ -263,4 +490,5 @@ class ViewwisePipeline(BaseTransform):
         return results
 
     def __repr__(self) -> str:
-        return f'{self.__class__.__name__}(pipelines={self.pipelines})'
+        kind = 'group_pipelines' if self.per_group else 'view_pipelines'
+        return f'{self.__class__.__name__}({kind}={self.pipelines})'

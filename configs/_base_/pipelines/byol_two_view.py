@@ -1,5 +1,7 @@
-# SlotCon's two-view augmentation (SPEC §1): RandomResizedCrop 224 (0.08, 1),
-# bicubic, flip 0.5 per view, overlap recorded; BYOL photometric per view.
+# Two overlapping views with BYOL's asymmetric photometric augmentation (SlotCon):
+# RandomResizedCrop 224 (0.08, 1), bicubic, flip 0.5 per view, crop geometry recorded.
+# A pipeline, not a dataset: a method config combines it with a dataset base, e.g.
+#   train_dataloader = dict(dataset=dict(pipeline={{_base_.train_pipeline}}))
 crop_size = 224
 view_pipeline1 = [
     dict(type='RandomApply',
@@ -21,8 +23,12 @@ train_pipeline = [
     # 8-bit BGR from any valid image (gray, CMYK, RGBA, 16-bit, EXIF-rotated); a broken file is
     # skipped and reported (BadSampleReportHook), a missing one stops the run
     dict(type='RobustLoadImageFromFile', invalid='skip'),
-    dict(type='TwoViewRandomResizedCrop', size=crop_size, scale=(0.08, 1.0), interpolation='bicubic',
-         flip_prob=0.5, min_overlap=0.01, max_tries=10),
+    # two 224 views of one group; view 2 must cover >= 1% of its area inside view 1 (SPEC §1);
+    # records each view's crop and flip (overlap boxes are derived by pairwise_overlap_boxes)
+    dict(type='MultiViewRandomResizedCrop',
+         view_groups=[dict(num_views=2, size=crop_size, scale=(0.08, 1.0), ratio=(3. / 4., 4. / 3.),
+                           interpolation='bicubic', flip_prob=0.5)],
+         min_overlap=0.01, max_tries=10),
     dict(type='ViewwisePipeline', view_pipelines=[view_pipeline1, view_pipeline2]),
     dict(type='PackMultiViewInputs'),
 ]
