@@ -20,7 +20,7 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 DEFAULT_CONFIG = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))),
-                          'configs', 'slotcon', 'r18_synthetic_demo.py')
+                          'configs', 'slotcon', 'slotcon_resnet18-narrow_1xb32-400iters_synthetic.py')
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -69,7 +69,7 @@ if ! "$PY" -c "import mmcv, mmcv.ops; assert mmcv.__version__ == '$MMCV_VERSION'
     # mmcv's setup.py imports these at build time
     "${PIP[@]}" install -q ninja packaging addict yapf pyyaml
     mkdir -p "$WHEEL_DIR.tmp"
-    (cd "$SRC" && MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-$(nproc)}" FORCE_CUDA=0 \
+    (cd "$SRC" && CFLAGS="${CFLAGS:-} -g0" CXXFLAGS="${CXXFLAGS:-} -g0" MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-$(nproc)}" FORCE_CUDA=0 \
         "${PIP[@]}" wheel -q --no-build-isolation --no-deps . -w "$WHEEL_DIR.tmp")
     rm -rf "$WHEEL_DIR" && mv "$WHEEL_DIR.tmp" "$WHEEL_DIR"   # publish the cache atomically
   fi

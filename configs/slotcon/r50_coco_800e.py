@@ -1,12 +1,3 @@
-# SlotCon, ResNet-50, COCO train2017, 800 epochs: the paper's main run
-# (Table 2: Mask R-CNN 1x AP^b 41.0 / AP^m 37.0; FCN City 76.2, VOC 71.6, ADE 39.0).
-#   tools/dist_train.sh configs/slotcon/r50_coco_800e.py 8
-# 8 GPUs x 64 images = 512 per step, LARS lr 1.0 x 512 / 256 = 2.0, AMP, SyncBN.
-_base_ = [
-    '../_base_/models/slotcon_r50.py',
-    '../_base_/datasets/coco_unlabeled.py',
-    '../_base_/schedules/lars_coslr.py',
-    '../_base_/default_runtime.py',
-]
-sync_bn = 'torch'
-default_hooks = dict(checkpoint=dict(type='SafeCheckpointHook', interval=5, max_keep_ckpts=3))
+# Former name of slotcon_resnet50_8xb64-coslr-800e_coco.py, kept working for one release
+# (e.g. tools/dist_train.sh configs/slotcon/r50_coco_800e.py 8).
+_base_ = ['./slotcon_resnet50_8xb64-coslr-800e_coco.py']

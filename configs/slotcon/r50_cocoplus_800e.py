@@ -1,9 +1,3 @@
-# SlotCon, ResNet-50, COCO+ (train2017 + unlabeled2017), 800 epochs (paper Table 3).
-_base_ = [
-    '../_base_/models/slotcon_r50.py',
-    '../_base_/datasets/cocoplus_unlabeled.py',
-    '../_base_/schedules/lars_coslr.py',
-    '../_base_/default_runtime.py',
-]
-sync_bn = 'torch'
-default_hooks = dict(checkpoint=dict(type='SafeCheckpointHook', interval=5, max_keep_ckpts=3))
+# Former name of slotcon_resnet50_8xb64-coslr-800e_coco-plus.py, kept working for one release
+# (e.g. tools/dist_train.sh configs/slotcon/r50_cocoplus_800e.py 8).
+_base_ = ['./slotcon_resnet50_8xb64-coslr-800e_coco-plus.py']

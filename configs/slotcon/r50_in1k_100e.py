@@ -1,24 +1,3 @@
-# SlotCon, ResNet-50, ImageNet-1K, 100 epochs, K = 2048 prototypes (paper Table 3/4).
-# The 200-epoch config inherits from this one.
-_base_ = [
-    '../_base_/models/slotcon_r50.py',
-    '../_base_/datasets/imagenet_unlabeled.py',
-    '../_base_/schedules/lars_coslr.py',
-    '../_base_/default_runtime.py',
-]
-num_prototypes = 2048
-model = dict(
-    grouping=dict(num_prototypes=num_prototypes),
-    group_loss=dict(num_prototypes=num_prototypes))
-
-max_epochs = 100
-warmup_epochs = 5
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=True, begin=0, end=warmup_epochs,
-         convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=max_epochs - warmup_epochs, eta_min=1e-6, by_epoch=True,
-         begin=warmup_epochs, end=max_epochs, convert_to_iter_based=True),
-]
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs)
-sync_bn = 'torch'
-default_hooks = dict(checkpoint=dict(type='SafeCheckpointHook', interval=1, max_keep_ckpts=3))
+# Former name of slotcon_resnet50-k2048_8xb64-coslr-100e_in1k.py, kept working for one release
+# (e.g. tools/dist_train.sh configs/slotcon/r50_in1k_100e.py 8).
+_base_ = ['./slotcon_resnet50-k2048_8xb64-coslr-100e_in1k.py']

@@ -1,6 +1,5 @@
 # Copyright (c) mmdense contributors. All rights reserved.
 from mmdense.utils.checkpoint import install_checkpoint_safety
-from .fileio import AtomicLocalBackend, atomic_write_bytes, atomic_write_text
 from .hooks import *  # noqa: F401,F403
 from .optimizers import *  # noqa: F401,F403
 

@@ -20,7 +20,7 @@ refused by the safe loader; re-save them from a process that imported mmdense.
 :func:`install_checkpoint_safety` adds the rest (see
 ``docs/user_guides/reliability.md``): local checkpoints are loaded through
 :func:`load_from_local` (``weights_only=True`` always, errors naming the
-file) and written atomically (``mmdense.engine.fileio``).
+file) and written atomically (``mmdense.utils.fileio``).
 """
 import os.path as osp
 import pickle
@@ -175,10 +175,10 @@ def install_checkpoint_safety() -> None:
     - :func:`register_safe_globals` (resume under ``weights_only=True``);
     - :func:`register_safe_checkpoint_loader` (unsafe/corrupt files refused
       with a message naming them);
-    - ``mmdense.engine.fileio.register_atomic_local_backend`` (every local
+    - ``mmdense.utils.fileio.register_atomic_local_backend`` (every local
       write is all-or-nothing).
     """
     register_safe_globals()
     register_safe_checkpoint_loader()
-    from mmdense.engine.fileio import register_atomic_local_backend
+    from mmdense.utils.fileio import register_atomic_local_backend
     register_atomic_local_backend()

@@ -17,9 +17,11 @@ built) and reports, in one error, every problem with its config key in the
 - values of the wrong type for the constructor's annotation
   (``int``/``float``/``bool``/``str``/``dict``/sequences, ``Optional`` and
   ``Union`` of those);
-- mmdense rules: ``K = model.grouping.num_prototypes >= 2`` and equal to
-  ``model.group_loss.num_prototypes``; a training batch of >= 2 images
-  (BatchNorm); ``auto_scale_lr.base_batch_size`` divisible by the number of
+- the algorithm's own rules: its class's ``check_config(model_cfg)``
+  (e.g. SlotCon: ``K = model.grouping.num_prototypes >= 2``) and its
+  ``min_train_batch_size`` (2 for the self-supervised methods: BatchNorm,
+  contrast between images; mmdet/mmseg models declare none);
+  ``auto_scale_lr.base_batch_size`` divisible by the number of
   processes unless ``--auto-scale-lr``; a multi-view crop no larger than the
   images of a dataset whose image size is known (``img_size``).
 
@@ -293,40 +295,53 @@ def _check_crops(checker: _Checker, dataset: dict, key: str) -> None:
     if image is None:
         return
     for i, t in enumerate(dataset.get('pipeline') or []):
-        if not isinstance(t, dict) or t.get('type') not in (
-                'TwoViewRandomResizedCrop', 'RandomResizedCrop', 'mmpretrain.RandomResizedCrop'):
+        if not isinstance(t, dict):
             continue
-        crop = _size_pair(t.get('size', t.get('scale')))
-        if crop is not None and (crop[0] > image[0] or crop[1] > image[1]):
-            checker.error(f'{key}.pipeline.{i}.size',
-                          f'crop {crop[0]} x {crop[1]} is larger than the images '
-                          f'({key}.img_size = {image[0]} x {image[1]}): every view would be '
-                          'upsampled; use a smaller crop or larger images')
+        if t.get('type') == 'MultiViewRandomResizedCrop':
+            sizes = [(f'{key}.pipeline.{i}.view_groups.{g}.size', group.get('size'))
+                     for g, group in enumerate(t.get('view_groups') or [])
+                     if isinstance(group, dict)]
+        elif t.get('type') in ('TwoViewRandomResizedCrop', 'RandomResizedCrop',
+                               'mmpretrain.RandomResizedCrop'):
+            sizes = [(f'{key}.pipeline.{i}.size', t.get('size', t.get('scale')))]
+        else:
+            continue
+        for where, size in sizes:
+            crop = _size_pair(size)
+            if crop is not None and (crop[0] > image[0] or crop[1] > image[1]):
+                checker.error(where, f'crop {crop[0]} x {crop[1]} is larger than the images '
+                              f'({key}.img_size = {image[0]} x {image[1]}): every view would '
+                              'be upsampled; use a smaller crop or larger images')
+
+
+def _model_class(cfg: Config, checker: '_Checker'):
+    """The registered class of ``cfg.model`` (None if unknown)."""
+    model = cfg.get('model')
+    if not isinstance(model, dict) or not isinstance(model.get('type'), str):
+        return None
+    try:
+        return checker.r['model'].get(model['type'])
+    except Exception:  # unknown types are reported by checker.component
+        return None
 
 
 def _mmdense_rules(checker: _Checker, cfg: Config, mode: str) -> None:
-    model = cfg.get('model') or {}
-    grouping = model.get('grouping') if isinstance(model, dict) else None
-    if isinstance(grouping, dict) and 'num_prototypes' in grouping:
-        k = grouping['num_prototypes']
-        if _is_int(k) and k < 2:
-            checker.error('model.grouping.num_prototypes',
-                          f'K must be >= 2 (prototypes to group pixels into), got {k}')
-        loss = model.get('group_loss')
-        if (isinstance(loss, dict) and 'num_prototypes' in loss and _is_int(k)
-                and loss['num_prototypes'] != k):
-            checker.error('model.group_loss.num_prototypes',
-                          f"{loss['num_prototypes']!r} differs from "
-                          f'model.grouping.num_prototypes = {k}; they must be equal')
+    model_cls = _model_class(cfg, checker)
+    # each algorithm declares its own rules (e.g. SlotCon: K >= 2, one K)
+    check = getattr(model_cls, 'check_config', None)
+    if callable(check):
+        for key, message in check(cfg.model):
+            checker.error(f'model.{key}', message)
     if mode != 'train':
         return
     loader = cfg.get('train_dataloader') or {}
     batch = loader.get('batch_size') if isinstance(loader, dict) else None
     world = _world_size(cfg)
-    if _is_int(batch) and batch < 2:
+    min_batch = getattr(model_cls, 'min_train_batch_size', None)  # declared by the algorithm
+    if _is_int(batch) and _is_int(min_batch) and batch < min_batch:
         checker.error('train_dataloader.batch_size',
-                      f'must be >= 2 per process for training (BatchNorm statistics and '
-                      f'contrast between images), got {batch}')
+                      f'must be >= {min_batch} per process to train {model_cls.__name__} '
+                      f'(BatchNorm statistics and contrast between images), got {batch}')
     scale = cfg.get('auto_scale_lr') or {}
     base = scale.get('base_batch_size') if isinstance(scale, dict) else None
     if _is_int(base) and _is_int(batch) and not scale.get('enable', False):

@@ -8,16 +8,21 @@ from mmengine import DefaultScope
 def register_all_modules(init_default_scope: bool = True) -> None:
     """Import every mmdense module so that its components are registered.
 
+    Each registry of :mod:`mmdense.registry` knows the package that fills it
+    (its ``locations``: ``mmdense.models``, ``mmdense.datasets``,
+    ``mmdense.engine``, ``mmdense.evaluation``, ``mmdense.visualization``);
+    importing them through the registries keeps ``mmdense.utils`` free of
+    imports of the packages that use it (no import cycle).
+
     Args:
         init_default_scope (bool): also make 'mmdense' the current default
             scope (as ``default_scope='mmdense'`` in a config does).
     """
-    import mmdense.datasets  # noqa: F401,F403
-    import mmdense.engine  # noqa: F401,F403
-    import mmdense.evaluation  # noqa: F401,F403
-    import mmdense.models  # noqa: F401,F403
-    import mmdense.structures  # noqa: F401,F403
-    import mmdense.visualization  # noqa: F401,F403
+    from mmdense import registry
+    for name in dir(registry):
+        candidate = getattr(registry, name)
+        if name.isupper() and getattr(candidate, 'scope', None) == 'mmdense':
+            candidate.import_from_location()
 
     if not init_default_scope:
         return

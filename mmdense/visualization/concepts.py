@@ -17,6 +17,13 @@ SlotCon (appendix A.4) shows what its prototypes learned by retrieval:
 of the per-pixel cosines used here ranks segments almost identically and needs
 no second feature pass.)
 
+The model is read through the dense inference interface of
+``BaseDenseSelfSupervisor`` only: the concepts are its prototypes
+(``dense_logits``, cosine = logit / ``dense_logit_scale``, K =
+``num_clusters``) or, for a method without prototypes, k-means centroids of
+its ``extract_dense`` features (:func:`fit_concept_centroids`; cosine between
+the normalised features and centroids).
+
 Drawing uses numpy and OpenCV only (no GUI backend).
 """
 import colorsys
@@ -29,9 +36,10 @@ import cv2
 import numpy as np
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
-from mmdense.evaluation.dense_features import (dense_network, iter_batches,
-                                               preprocess_batch)
+from mmdense.evaluation.dense import check_dense_model, check_stage, iter_batches, preprocess_batch
+from mmdense.evaluation.functional.kmeans import kmeans_fit
 
 
 def prototype_palette(num: int) -> np.ndarray:
@@ -78,10 +86,79 @@ class ConceptSegment:
             self.shape).astype(bool)
 
 
-def _temperature(model: nn.Module) -> float:
-    """Temperature dividing the model's prototype logits (1 if unknown)."""
-    grouping = getattr(dense_network(model), 'grouping', None)
-    return float(getattr(grouping, 'temperature', 1.0) or 1.0)
+def num_concepts(model: nn.Module, centroids: Optional[torch.Tensor] = None) -> int:
+    """K: the number of centroids, else of the model's prototypes.
+
+    Raises:
+        ValueError: for a model without prototypes and no centroids.
+    """
+    if centroids is not None:
+        return int(centroids.shape[0])
+    num = check_dense_model(model, 'concept discovery').num_clusters
+    if num is None:
+        raise ValueError(f'{type(model).__name__} has no prototypes (num_clusters is None): '
+                         'discover concepts on k-means centroids of its dense features '
+                         '(fit_concept_centroids; visualize_concepts.py --kmeans K)')
+    return int(num)
+
+
+@torch.no_grad()
+def concept_logits(model: nn.Module,
+                   inputs: torch.Tensor,
+                   centroids: Optional[torch.Tensor] = None,
+                   stage: str = 'auto',
+                   size: Optional[Tuple[int, int]] = None) -> Tuple[torch.Tensor, float]:
+    """``(B, K, H, W)`` concept logits of a batch, and their scale.
+
+    Without ``centroids``: the model's prototype logits (``dense_logits``)
+    and ``dense_logit_scale`` (logit = cosine x scale). With ``centroids``
+    (K, D): the cosine between the L2-normalised ``extract_dense(inputs,
+    stage)`` features and the normalised centroids, scale 1. Either is
+    bilinearly upsampled to ``size`` (default: the input size).
+    """
+    check_dense_model(model, 'concept discovery')
+    size = tuple(size or inputs.shape[-2:])
+    if centroids is None:
+        return model.dense_logits(inputs, size=size).float(), float(model.dense_logit_scale)
+    feats = F.normalize(model.extract_dense(inputs, stage=check_stage(model, stage)).float(), dim=1)
+    cents = F.normalize(centroids.to(feats), dim=1)
+    cos = torch.einsum('kd,bdhw->bkhw', cents, feats)
+    if tuple(cos.shape[-2:]) != size:
+        cos = F.interpolate(cos, size=size, mode='bilinear', align_corners=False)
+    return cos, 1.0
+
+
+@torch.no_grad()
+def fit_concept_centroids(model: nn.Module,
+                          dataloader,
+                          num_clusters: int,
+                          stage: str = 'auto',
+                          seed: int = 0,
+                          niter: int = 30,
+                          max_images: Optional[int] = None,
+                          max_fit_samples: Optional[int] = 1_000_000,
+                          progress: bool = True) -> torch.Tensor:
+    """k-means centroids (K, D) of the L2-normalised ``extract_dense``
+    features of (the first ``max_images`` images of) ``dataloader``: the
+    concepts of a method without prototypes."""
+    check_stage(check_dense_model(model, 'concept discovery'), stage)
+    model.eval()
+    chunks, seen = [], 0
+    for inputs, _ in iter_batches(model, dataloader, progress):
+        if max_images is not None:
+            inputs = inputs[:max(0, max_images - seen)]
+        if not len(inputs):
+            break
+        feats = F.normalize(model.extract_dense(inputs, stage=stage).float(), dim=1)
+        chunks.append(feats.permute(0, 2, 3, 1).flatten(0, 2).cpu())
+        seen += len(inputs)
+        if max_images is not None and seen >= max_images:
+            break
+    if not chunks:
+        raise ValueError('the dataloader yielded no images')
+    centroids = kmeans_fit(torch.cat(chunks).numpy(), int(num_clusters), seed=seed,
+                           niter=niter, max_fit_samples=max_fit_samples)
+    return torch.from_numpy(centroids)
 
 
 @torch.no_grad()
@@ -90,14 +167,15 @@ def discover_concepts(model: nn.Module,
                       topk: int = 8,
                       max_images: Optional[int] = None,
                       min_area: float = 0.005,
-                      progress: bool = True
+                      progress: bool = True,
+                      centroids: Optional[torch.Tensor] = None,
+                      stage: str = 'auto'
                       ) -> Tuple[Dict[int, List[ConceptSegment]], int]:
     """Top-``topk`` segments of every prototype over a dataset.
 
     Args:
-        model (nn.Module): A model with ``dense_scores(inputs)`` returning
-            (B, K, H, W) prototype logits (``cos / temperature``), e.g.
-            ``SlotCon``.
+        model (nn.Module): a ``BaseDenseSelfSupervisor``; its prototypes
+            (``dense_logits``) are the concepts unless ``centroids`` are given.
         dataloader: Batches of images (mmseg / mmpretrain layout) in a fixed
             order (no shuffling): the segment's ``index`` counts images in
             iteration order.
@@ -106,32 +184,37 @@ def discover_concepts(model: nn.Module,
         min_area (float): Skip segments covering less than this fraction of
             their image (specks). Defaults to 0.005.
         progress (bool): Show a progress bar.
+        centroids (Tensor, optional): (K, D) concepts in ``extract_dense``
+            feature space instead of the prototypes (see
+            :func:`fit_concept_centroids`).
+        stage (str): ``extract_dense`` stage of the features compared with
+            ``centroids``.
 
     Returns:
         tuple: ``{prototype: [ConceptSegment, ...] best first}`` (every
         prototype present, possibly with an empty list) and the number of
         images seen.
     """
-    if not hasattr(model, 'dense_scores'):
-        raise AttributeError(f'{type(model).__name__} has no dense_scores(): '
-                             'concept discovery needs prototype logits')
+    num_protos = num_concepts(model, centroids)
     model.eval()
-    temperature = _temperature(model)
     heaps: Dict[int, list] = {}
     tie = itertools.count()  # heap tie-breaker, never compare masks
     seen = 0
-    num_protos = None
+    batches = 0
     for inputs, _ in iter_batches(model, dataloader, progress):
-        logits = model.dense_scores(inputs).float()  # (B, K, H, W)
-        num_protos = logits.shape[1]
+        batches += 1
+        logits, scale = concept_logits(model, inputs, centroids, stage)  # (B, K, H, W)
+        if logits.shape[1] != num_protos:
+            raise ValueError(f'{type(model).__name__}: concept logits have {logits.shape[1]} '
+                             f'channels, expected K = {num_protos}')
         assign = logits.argmax(1)  # (B, H, W)
-        cos = logits.gather(1, assign[:, None])[:, 0] * temperature
+        cos = logits.gather(1, assign[:, None])[:, 0] / scale
         height, width = assign.shape[-2:]
         for b in range(assign.shape[0]):
             if max_images is not None and seen >= max_images:
                 break
             flat = assign[b].flatten()
-            counts = torch.bincount(flat, minlength=num_protos)
+            counts = torch.bincount(flat, minlength=num_protos).cpu()
             sums = torch.zeros(num_protos, dtype=cos.dtype).scatter_add_(
                 0, flat.cpu(), cos[b].flatten().cpu())
             assign_np = assign[b].cpu().numpy()
@@ -154,7 +237,7 @@ def discover_concepts(model: nn.Module,
             seen += 1
         if max_images is not None and seen >= max_images:
             break
-    if num_protos is None:
+    if not batches:
         raise ValueError('the dataloader yielded no images')
     concepts = {
         proto: [item[2] for item in sorted(heaps.get(proto, []),
@@ -360,10 +443,12 @@ def draw_assignment_overlay(img: np.ndarray,
 
 @torch.no_grad()
 def prototype_assignment(model: nn.Module,
-                         inputs: torch.Tensor) -> np.ndarray:
-    """(B, H, W) argmax prototype of every pixel (logits upsampled to the
-    input size)."""
-    return model.dense_scores(inputs).argmax(1).cpu().numpy()
+                         inputs: torch.Tensor,
+                         centroids: Optional[torch.Tensor] = None,
+                         stage: str = 'auto') -> np.ndarray:
+    """(B, H, W) argmax prototype (or centroid, see :func:`concept_logits`)
+    of every pixel, logits upsampled to the input size."""
+    return concept_logits(model, inputs, centroids, stage)[0].argmax(1).cpu().numpy()
 
 
 @torch.no_grad()
@@ -371,18 +456,21 @@ def dataset_overlay(model: nn.Module,
                     dataset,
                     index: int,
                     palette: Optional[np.ndarray] = None,
-                    gt_palette: Optional[np.ndarray] = None) -> np.ndarray:
+                    gt_palette: Optional[np.ndarray] = None,
+                    centroids: Optional[torch.Tensor] = None,
+                    stage: str = 'auto') -> np.ndarray:
     """:func:`draw_assignment_overlay` of image ``index`` of ``dataset``
     (a packed mmseg sample; its ground truth is drawn when it has one of
     the image's size).
 
     Args:
-        model (nn.Module): Model with ``dense_scores`` and a data
-            pre-processor.
+        model (nn.Module): a ``BaseDenseSelfSupervisor`` (prototypes, or
+            ``centroids`` of its ``extract_dense`` features at ``stage``).
         dataset: Dataset whose items are ``dict(inputs, data_samples)``.
         index (int): Image index.
         palette (np.ndarray, optional): (K, 3) BGR prototype colours.
         gt_palette (np.ndarray, optional): (C, 3) BGR class colours.
+        centroids (Tensor, optional), stage (str): see :func:`concept_logits`.
 
     Returns:
         np.ndarray: The side-by-side panel, uint8 BGR.
@@ -391,7 +479,7 @@ def dataset_overlay(model: nn.Module,
     data = preprocess_batch(
         model, dict(inputs=[sample['inputs']],
                     data_samples=[sample['data_samples']]))
-    assign = prototype_assignment(model, data['inputs'])[0]
+    assign = prototype_assignment(model, data['inputs'], centroids, stage)[0]
     if palette is None:
         palette = prototype_palette(int(assign.max()) + 1)
     gt = None

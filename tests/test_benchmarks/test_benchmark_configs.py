@@ -13,7 +13,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 from .conftest import REPO, TEACHER
-from .test_extract_backbone import LogCapture
+from tests.harness.logs import LogCapture
 
 BENCH = osp.join(REPO, 'configs', 'benchmarks')
 CONFIGS = sorted(p for p in glob.glob(osp.join(BENCH, '**', '*.py'), recursive=True)

@@ -1,45 +1,21 @@
 # Copyright (c) mmdense contributors. All rights reserved.
-"""tools/model_converters/extract_backbone.py and mmdense.models.utils.backbone_export."""
-import logging
+"""tools/model_converters/extract_backbone.py and mmdense.apis.backbone_export."""
 import pickle
 
 import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.logging import MMLogger
 
-from mmdense.models.utils.backbone_export import (NETWORK_PREFIXES, describe_backbone,
-                                                  detectron2_path, extract_backbone,
-                                                  torchvision_to_detectron2_key)
+from mmdense.apis.backbone_export import (NETWORK_PREFIXES, describe_backbone, detectron2_path,
+                                          extract_backbone, torchvision_to_detectron2_key)
 from mmdense.registry import MODELS
+
+from tests.harness.logs import LogCapture
 
 from .conftest import REPO, load_tool
 
-DEMO_CONFIG = f'{REPO}/configs/slotcon/r18_synthetic_demo.py'
-
-
-class LogCapture(logging.Handler):
-    """Collect what mmengine prints through the current MMLogger."""
-
-    def __init__(self):
-        super().__init__(level=logging.DEBUG)
-        self.messages = []
-
-    def emit(self, record):
-        self.messages.append(record.getMessage())
-
-    def __enter__(self):
-        self.logger = MMLogger.get_current_instance()
-        self.logger.addHandler(self)
-        return self
-
-    def __exit__(self, *exc):
-        self.logger.removeHandler(self)
-
-    def mismatches(self):
-        return [m for m in self.messages if 'do not match' in m or 'missing keys' in m
-                or 'unexpected key' in m]
+DEMO_CONFIG = f'{REPO}/configs/slotcon/slotcon_resnet18-narrow_1xb32-400iters_synthetic.py'
 
 
 def plain_data_only(value) -> bool:
@@ -88,6 +64,8 @@ def test_teacher_is_the_default(slotcon_checkpoint, tmp_path, capsys):
     meta = ckpt['meta']
     assert plain_data_only(meta)
     assert meta['network'] == 'teacher' and meta['prefix'] == 'teacher.module.backbone.'
+    # the prefix is SlotCon's own answer, found through the config in the checkpoint
+    assert meta['prefix_from'] == 'SlotCon.backbone_prefix'
     assert meta['num_tensors'] == len(slotcon_checkpoint['teacher'])
     assert meta['source_meta']['iter'] == 400 and 'SlotCon' in meta['source_meta']['cfg']
     assert len(meta['source_sha256']) == 64
@@ -104,6 +82,7 @@ def test_student(slotcon_checkpoint, tmp_path):
     ckpt = torch.load(out, map_location='cpu', weights_only=True)
     _same(ckpt['state_dict'], slotcon_checkpoint['student'])
     assert ckpt['meta']['network'] == 'student' and ckpt['meta']['prefix'] == 'backbone.'
+    assert ckpt['meta']['prefix_from'] == 'SlotCon.backbone_prefix'
     # the two really differ: the export did not pick the wrong network
     assert not torch.equal(ckpt['state_dict']['conv1.weight'],
                            slotcon_checkpoint['teacher']['conv1.weight'])

@@ -28,7 +28,7 @@ def test_custom_imports_registers_a_user_neck(tmp_path, monkeypatch, repo_root):
     monkeypatch.syspath_prepend(str(tmp_path))
     cfg_file = tmp_path / 'user_cfg.py'
     cfg_file.write_text(textwrap.dedent(f'''
-        _base_ = ['{repo_root}/configs/slotcon/r18_synthetic_demo.py']
+        _base_ = ['{repo_root}/configs/slotcon/slotcon_resnet18-narrow_1xb32-400iters_synthetic.py']
         custom_imports = dict(imports=['my_user_components'], allow_failed_imports=False)
         model = dict(neck=dict(_delete_=True, type='MyUserNeck', in_channels=256,
                                out_channels=128))

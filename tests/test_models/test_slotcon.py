@@ -7,7 +7,7 @@ from .slotcon_tiny import build_tiny_slotcon, fake_batch
 
 def test_teacher_starts_as_a_copy_and_losses_are_finite():
     model = build_tiny_slotcon()
-    for t, s in zip(model.teacher.module.parameters(), model._student().parameters()):
+    for t, s in zip(model.teacher.module.parameters(), model.student_network().parameters()):
         assert torch.equal(t, s)
     views, samples = fake_batch(4)
     losses = model.loss(views, samples)
@@ -30,17 +30,17 @@ def test_teacher_momentum_schedule_and_own_bn_stats():
     assert abs(teacher.teacher_momentum(5) - 0.995) < 1e-9
     assert abs(teacher.teacher_momentum(10) - 1.0) < 1e-9
     # one manual update: teacher <- m t + (1 - m) s
-    teacher.update_parameters(model._student())  # first call copies
+    teacher.update_parameters(model.student_network())  # first call copies
     with torch.no_grad():
         model.grouping.prototypes.add_(1.0)
     before = teacher.module.grouping.prototypes.clone()
     m = teacher.teacher_momentum()
-    teacher.update_parameters(model._student())
+    teacher.update_parameters(model.student_network())
     expected = m * before + (1 - m) * model.grouping.prototypes
     assert torch.allclose(teacher.module.grouping.prototypes, expected, atol=1e-6)
     # BN running stats are not copied from the student
     model.backbone.bn1.running_mean.fill_(7.)
-    teacher.update_parameters(model._student())
+    teacher.update_parameters(model.student_network())
     assert not torch.equal(teacher.module.backbone.bn1.running_mean, model.backbone.bn1.running_mean)
     hub.update_info('max_iters', None)
 

@@ -6,22 +6,12 @@ offset by rank) and the all-reduced centre. BatchNorm runs on running stats
 (eval mode) so that per-rank batch statistics do not enter the comparison;
 SyncBN (the distributed configs' ``sync_bn='torch'``) needs CUDA.
 """
-import os
-import socket
-import sys
-
 import pytest
 import torch
-import torch.distributed as torch_dist
-import torch.multiprocessing as mp
+
+from tests.harness.gloo import run_ranks
 
 BATCH = 4  # total; each of the 2 ranks gets 2
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def _single_process(sl: slice = slice(None)):
@@ -32,38 +22,20 @@ def _single_process(sl: slice = slice(None)):
     return {k: v.item() for k, v in losses.items()}, model.group_loss.center.clone()
 
 
-def _worker(rank: int, world: int, port: int, queue) -> None:
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
-    torch_dist.init_process_group('gloo', rank=rank, world_size=world)
-    try:
-        from mmdense.utils import register_all_modules
-        register_all_modules()
-        from tests.test_models.slotcon_tiny import build_tiny_slotcon, fake_batch
-        model = build_tiny_slotcon().eval()
-        views, samples = fake_batch(BATCH)
-        per_rank = BATCH // world
-        sl = slice(rank * per_rank, (rank + 1) * per_rank)
-        losses = model.loss([v[sl] for v in views], samples[sl])
-        queue.put((rank, {k: v.item() for k, v in losses.items()},
-                   model.group_loss.center.flatten().tolist()))
-    finally:
-        torch_dist.destroy_process_group()
+def _rank_losses(rank: int, world: int):
+    from tests.test_models.slotcon_tiny import build_tiny_slotcon, fake_batch
+    model = build_tiny_slotcon().eval()
+    views, samples = fake_batch(BATCH)
+    per_rank = BATCH // world
+    sl = slice(rank * per_rank, (rank + 1) * per_rank)
+    losses = model.loss([v[sl] for v in views], samples[sl])
+    return rank, {k: v.item() for k, v in losses.items()}, model.group_loss.center.flatten().tolist()
 
 
 @pytest.mark.slow
 def test_two_gloo_ranks_match_one_process():
     expected, expected_center = _single_process()
-    ctx = mp.get_context('spawn')
-    queue = ctx.Queue()
-    port = _free_port()
-    procs = [ctx.Process(target=_worker, args=(r, 2, port, queue)) for r in range(2)]
-    for p in procs:
-        p.start()
-    results = [queue.get(timeout=300) for _ in procs]
-    for p in procs:
-        p.join(timeout=60)
-        assert p.exitcode == 0
+    results = run_ranks(_rank_losses, 2, start_method='spawn')
     # DDP averages the ranks' gradients, so the ranks' mean loss is what is optimised
     for key, value in expected.items():
         mean = sum(r[1][key] for r in results) / 2

@@ -19,7 +19,7 @@ from mmengine.hooks import Hook
 from mmdense.registry import HOOKS
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-DEMO = osp.join(REPO, 'configs', 'slotcon', 'r18_synthetic_demo.py')
+DEMO = osp.join(REPO, 'configs', 'slotcon', 'slotcon_resnet18-narrow_1xb32-400iters_synthetic.py')
 # the new modules, imported explicitly so that the tests do not depend on
 # which package __init__ files already import them
 IMPORTS = [
@@ -43,7 +43,7 @@ def tiny_config(path: str, num_workers: int = 0, max_iters: int = 8, interval: i
     loader.persistent_workers = num_workers > 0
     loader.dataset.num_samples = num_samples  # 20: 5 iterations per epoch, a wrap in 8
     loader.dataset.img_size = 64
-    loader.dataset.pipeline[0].size = 48
+    loader.dataset.pipeline[0].view_groups[0].size = 48
     cfg.train_cfg.max_iters = max_iters
     cfg.train_cfg.val_interval = max_iters + 1
     cfg.default_hooks.checkpoint = dict(type='SafeCheckpointHook', interval=interval,
@@ -197,7 +197,7 @@ class _SlowFile:
 
 
 class _SlowOs:
-    """Stands in for the ``os`` module of ``mmdense.engine.fileio``."""
+    """Stands in for the ``os`` module of ``mmdense.utils.fileio``."""
 
     def __init__(self, marker: str) -> None:
         self._marker = marker
@@ -220,7 +220,7 @@ class SlowSaveHook(Hook):
 
     def before_save_checkpoint(self, runner, checkpoint) -> None:
         if checkpoint['meta']['iter'] == self.at:
-            import mmdense.engine.fileio as fileio
+            import mmdense.utils.fileio as fileio
             fileio.os = _SlowOs(self.marker)
 
 

@@ -21,7 +21,7 @@ from mmdense.utils.checkpoint import (CorruptCheckpointError, UnsafeCheckpointEr
 
 from .helpers import REPO, subprocess_env
 
-FILEIO = osp.join(REPO, 'mmdense', 'engine', 'fileio.py')
+FILEIO = osp.join(REPO, 'mmdense', 'utils', 'fileio.py')
 
 
 @pytest.fixture(scope='module', autouse=True)
@@ -217,7 +217,7 @@ def test_sigkill_during_stock_put_truncates(tmp_path):
 
 
 def test_atomic_write_replaces_and_cleans_up(tmp_path):
-    from mmdense.engine.fileio import AtomicLocalBackend, atomic_write_bytes
+    from mmdense.utils.fileio import AtomicLocalBackend, atomic_write_bytes
     from mmengine.fileio import get_file_backend
     path = tmp_path / 'sub' / 'x.bin'
     atomic_write_bytes(b'one', path)

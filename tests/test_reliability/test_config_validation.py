@@ -52,7 +52,7 @@ def test_unknown_key_named_with_suggestion(demo):
     assert "train_dataloader.batchsize: unknown dataloader argument (did you mean 'batch_size'?)" \
         in text
     assert 'train_dataloader.dataset.pipeline.0.sizes: unknown argument of ' \
-        'TwoViewRandomResizedCrop' in text
+        'MultiViewRandomResizedCrop' in text
     assert '3 problem(s)' in text
 
 
@@ -90,7 +90,7 @@ def test_too_few_prototypes(demo):
 def test_batch_sizes(demo, monkeypatch):
     demo.train_dataloader.batch_size = 1
     assert 'train_dataloader.batch_size: must be >= 2 per process' in _problems(demo)
-    cfg = Config.fromfile(osp.join(REPO, 'configs', 'slotcon', 'r50_coco_800e.py'))
+    cfg = Config.fromfile(osp.join(REPO, 'configs', 'slotcon', 'slotcon_resnet50_8xb64-coslr-800e_coco.py'))
     cfg.launcher = 'pytorch'
     monkeypatch.setenv('WORLD_SIZE', '3')  # 512 images per step cannot be split in 3
     assert 'auto_scale_lr.base_batch_size: the learning rate is set for 512 images per step, ' \
@@ -108,7 +108,7 @@ def test_batch_sizes(demo, monkeypatch):
 def test_crop_larger_than_the_images(demo):
     demo.train_dataloader.dataset.img_size = 64
     text = _problems(demo)
-    assert 'train_dataloader.dataset.pipeline.0.size: crop 96 x 96 is larger than the images ' \
+    assert 'train_dataloader.dataset.pipeline.0.view_groups.0.size: crop 96 x 96 is larger than the images ' \
         '(train_dataloader.dataset.img_size = 64 x 64)' in text
 
 

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from mmdense.datasets.transforms.loading import (BAD_SAMPLE_DIR_ENV, CorruptImageError,
-                                                 RobustLoadImageFromFile, apply_orientation,
-                                                 decode_image)
+from mmdense.datasets.transforms.bad_samples import BAD_SAMPLE_DIR_ENV, CorruptImageError
+from mmdense.datasets.transforms.decoding import apply_orientation, decode_image
+from mmdense.datasets.transforms.loading import RobustLoadImageFromFile
 
 RNG = np.random.default_rng(0)
 
@@ -259,7 +259,7 @@ def test_shipped_pipeline_runs_with_robust_loader(tmp_path):
     from mmengine.config import Config
     from mmengine.dataset import Compose
     from .helpers import REPO
-    cfg = Config.fromfile(os.path.join(REPO, 'configs', 'slotcon', 'r50_coco_800e.py'))
+    cfg = Config.fromfile(os.path.join(REPO, 'configs', 'slotcon', 'slotcon_resnet50_8xb64-coslr-800e_coco.py'))
     pipeline = cfg.train_dataloader.dataset.pipeline
     pipeline[0] = dict(type='RobustLoadImageFromFile', invalid='skip')
     cv2.imwrite(str(tmp_path / 'a.jpg'), _pattern(180, 240))

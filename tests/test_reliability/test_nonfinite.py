@@ -3,7 +3,6 @@
 skips the step, before anything is updated; no NaN checkpoint is written."""
 import math
 import os
-import socket
 
 import pytest
 import torch
@@ -12,6 +11,7 @@ from mmengine.optim import OptimWrapper
 
 from mmdense.models.algorithms.base import (GuardedDistributedDataParallel,
                                             NonFiniteLossError, NonFiniteLossMixin)
+from tests.harness.gloo import one_rank_group
 from tests.test_models.slotcon_tiny import TINY_SLOTCON, fake_batch
 
 from .helpers import GuardedSlotCon, poison
@@ -85,6 +85,7 @@ def test_skip_drops_the_step_and_restores_buffers():
     wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9))
     model.train_step(_data(), wrapper)  # one good step first
     params, buffers = _snapshot(model)
+    params_teacher = {k: v.detach().clone() for k, v in model.teacher.named_parameters()}
     undo = poison(model)
     log = model.train_step(_data(), wrapper)
     assert float(log['nonfinite_skipped']) == 1 and math.isnan(float(log['loss_contrast']))
@@ -95,7 +96,10 @@ def test_skip_drops_the_step_and_restores_buffers():
     for k, v in model.named_buffers():
         if v.is_floating_point():  # BN statistics, the centre
             assert torch.equal(buffers[k], v), k
-    assert int(model.teacher.steps) == int(buffers['teacher.steps']) + 1  # keeps counting
+    # declared state is put back: the teacher's step counter and weights too
+    assert int(model.teacher.steps) == int(buffers['teacher.steps'])
+    for k, v in model.teacher.named_parameters():
+        assert torch.equal(params_teacher[k], v), k
     assert model.nonfinite_skips == 1
     undo()
     log = model.train_step(_data(), wrapper)  # training goes on
@@ -110,14 +114,8 @@ def test_skip_drops_the_step_and_restores_buffers():
 
 @pytest.fixture
 def one_rank_gloo():
-    import torch.distributed as dist
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        port = s.getsockname()[1]
-    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
-    dist.init_process_group('gloo', rank=0, world_size=1)
-    yield
-    dist.destroy_process_group()
+    with one_rank_group():
+        yield
 
 
 def test_ddp_paths(one_rank_gloo):
@@ -175,3 +173,30 @@ def test_training_run(tmp_path, policy):
     for name in names:
         state = torch.load(work / name, map_location='cpu', weights_only=True)['state_dict']
         assert all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point())
+
+
+def test_rolled_back_state_is_declared_not_inferred():
+    """Only declared state (``rollback_buffers`` / ``rollback_tensors()``) and
+    BatchNorm statistics are restored; an undeclared float buffer is not."""
+    import torch.nn as nn
+
+    from mmdense.models.algorithms.base import rollback_tensors
+
+    class Declared(nn.Module):
+        rollback_buffers = ('center', 'ptr')
+
+        def __init__(self):
+            super().__init__()
+            self.register_buffer('center', torch.zeros(3))
+            self.register_buffer('ptr', torch.zeros((), dtype=torch.long))
+            self.register_buffer('scratch', torch.zeros(3))  # not state: not declared
+
+    model = _model('skip')
+    model.extra = Declared()
+    tensors = rollback_tensors(model)
+    ids = {id(t) for t in tensors}
+    assert id(model.extra.center) in ids and id(model.extra.ptr) in ids
+    assert id(model.extra.scratch) not in ids
+    assert id(model.group_loss.center) in ids and id(model.teacher.steps) in ids
+    assert id(model.backbone.bn1.running_mean) in ids
+    assert len(ids) == len(tensors)  # each once

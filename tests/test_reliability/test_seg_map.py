@@ -6,8 +6,8 @@ import os
 import numpy as np
 import pytest
 
-from mmdense.datasets.transforms.loading import (BAD_SAMPLE_DIR_ENV, InvalidAnnotationError,
-                                                 ValidateSegMap)
+from mmdense.datasets.transforms.bad_samples import BAD_SAMPLE_DIR_ENV, InvalidAnnotationError
+from mmdense.datasets.transforms.validation import ValidateSegMap
 
 
 def _results(seg, h=8, w=10):

@@ -10,14 +10,14 @@ import torch
 TINY = [
     'train_dataloader.batch_size=4', 'train_dataloader.num_workers=0',
     'train_dataloader.persistent_workers=False', 'train_dataloader.dataset.num_samples=16',
-    'train_dataloader.dataset.img_size=64', 'train_dataloader.dataset.pipeline.0.size=48',
+    'train_dataloader.dataset.img_size=64', 'train_dataloader.dataset.pipeline.0.view_groups.0.size=48',
     'default_hooks.checkpoint.interval=2', 'default_hooks.logger.interval=1',
 ]
 
 
 def run_train(repo_root, work_dir, max_iters, *extra):
     cmd = [sys.executable, osp.join(repo_root, 'tools', 'train.py'),
-           osp.join(repo_root, 'configs', 'slotcon', 'r18_synthetic_demo.py'),
+           osp.join(repo_root, 'configs', 'slotcon', 'slotcon_resnet18-narrow_1xb32-400iters_synthetic.py'),
            '--work-dir', str(work_dir), *extra,
            '--cfg-options', f'train_cfg.max_iters={max_iters}', *TINY]
     proc = subprocess.run(cmd, cwd=repo_root, capture_output=True, text=True, timeout=600)

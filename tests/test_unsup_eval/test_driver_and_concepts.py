@@ -13,14 +13,14 @@ from mmengine.dataset import default_collate
 from torch.utils.data import DataLoader
 
 from mmdense.datasets.synthetic_scenes import SyntheticSceneDataset
-from mmdense.evaluation.dense_features import (collect_dense_features,
-                                               dense_features,
-                                               run_unsup_eval,
-                                               saliency_from_classes)
+from mmdense.evaluation.dense import (collect_dense_features, dense_features, oracle_saliency,
+                                      run_unsup_eval, saliency_from_classes)
 from mmdense.evaluation.metrics.unsup_seg_metric import UnsupervisedSegMetric
 from mmdense.visualization.concepts import (concept_grid_shape,
                                             discover_concepts,
-                                            draw_concept_grid)
+                                            draw_concept_grid,
+                                            fit_concept_centroids)
+from tests.harness.configs import write_eval_config
 from tests.test_models.slotcon_tiny import TINY_SLOTCON, build_tiny_slotcon
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -64,6 +64,29 @@ def test_dense_features_are_the_teacher_projector_output(model):
         model.predict_with = 'teacher'
     with pytest.raises(ValueError, match='source'):
         dense_features(model, images, source='bogus')
+
+
+class _NoInterface(torch.nn.Module):
+    """A model with a backbone but not the dense inference interface."""
+
+    def __init__(self):
+        super().__init__()
+        self.backbone = torch.nn.Conv2d(3, 4, 1)
+        self.data_preprocessor = lambda data, training: data
+
+
+def test_a_model_without_the_interface_is_refused(model):
+    plain = _NoInterface()
+    for call in (lambda: dense_features(plain, torch.randn(1, 3, 8, 8)),
+                 lambda: run_unsup_eval(plain, _loader(), mode='kmeans', progress=False),
+                 lambda: run_unsup_eval(plain, _loader(), mode='prototype', progress=False),
+                 lambda: discover_concepts(plain, _loader(), progress=False)):
+        with pytest.raises(TypeError, match='BaseDenseSelfSupervisor'):
+            call()
+    # the feature source is checked against the model's own stages, up front
+    with pytest.raises(ValueError, match=r"feature_source 'bogus'.*\('auto'"):
+        run_unsup_eval(model, _loader(), mode='kmeans', feature_source='bogus',
+                       progress=False)
 
 
 def test_prototype_mode_matches_the_metric(model):
@@ -119,8 +142,7 @@ def test_collected_features_and_object_mode(model):
     assert bank.saliency[0].max() >= 1  # every scene has things
     res = run_unsup_eval(
         model, _loader(), mode='object-kmeans', seeds=1, niter=10,
-        saliency_fn=lambda ds, i, gt: saliency_from_classes(gt, range(3, 8)),
-        progress=False)[0]
+        saliency_fn=oracle_saliency(range(3, 8)), progress=False)[0]
     assert res['mode'] == 'object-kmeans' and res['num_clusters'] == 8
     assert res['num_objects'] >= 7
     with pytest.raises(ValueError, match='saliency'):
@@ -128,27 +150,8 @@ def test_collected_features_and_object_mode(model):
                        progress=False)
 
 
-def _write_config(tmp_path, num_samples=6):
-    cfg = f'''
-default_scope = 'mmdense'
-model = {TINY_SLOTCON!r}
-test_dataloader = dict(
-    batch_size=3, num_workers=0,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    collate_fn=dict(type='default_collate'),
-    dataset=dict(type='SyntheticSceneDataset', num_samples={num_samples},
-                 img_size=64, seed=11, test_mode=True,
-                 pipeline=[dict(type='mmseg.PackSegInputs',
-                                meta_keys=('img_path', 'ori_shape',
-                                           'img_shape', 'sample_idx'))]))
-'''
-    path = tmp_path / 'tiny_cfg.py'
-    path.write_text(cfg)
-    return str(path)
-
-
 def test_eval_tool_loads_a_checkpoint_and_writes_json(tmp_path, model):
-    config = _write_config(tmp_path)
+    config = write_eval_config(tmp_path, TINY_SLOTCON)
     ckpt = tmp_path / 'tiny.pth'
     torch.save(dict(state_dict=model.state_dict()), ckpt)
     tool = _load_tool('unsup_seg_eval')
@@ -186,11 +189,11 @@ def test_discover_concepts_and_grid(model):
     data = model.data_preprocessor(
         dict(inputs=sample['inputs'][None],
              data_samples=[sample['data_samples']]), False)
-    logits = model.dense_scores(data['inputs'])[0]
+    logits = model.dense_logits(data['inputs'])[0]
     assign = logits.argmax(0).numpy()
     # (another batch size may flip a few near-tied pixels)
     assert np.mean((assign == proto) != seg.mask) < 0.01
-    cos = logits[proto].numpy()[seg.mask] * model.grouping.temperature
+    cos = logits[proto].numpy()[seg.mask] / model.dense_logit_scale
     assert seg.score == pytest.approx(float(cos.mean()), abs=1e-3)
 
     images = {s.index: np.zeros((64, 64, 3), np.uint8)
@@ -202,7 +205,7 @@ def test_discover_concepts_and_grid(model):
 
 
 def test_concept_tool_writes_pngs(tmp_path):
-    config = _write_config(tmp_path, num_samples=8)
+    config = write_eval_config(tmp_path, TINY_SLOTCON, num_samples=8)
     tool = _load_tool('visualize_concepts')
     out = tmp_path / 'concepts'
     summary = tool.main([config, 'none', '--out', str(out), '--topk', '3',
@@ -219,6 +222,26 @@ def test_concept_tool_writes_pngs(tmp_path):
     assert set(saved['concepts']) == {str(p) for p in range(6)}
     assert all(seg['index'] < 5 for segs in saved['concepts'].values()
                for seg in segs)
+
+
+def test_kmeans_concepts_from_dense_features(model, tmp_path):
+    centroids = fit_concept_centroids(model, _loader(), 4, stage='backbone', niter=5,
+                                      progress=False)
+    assert centroids.shape == (4, 64)  # backbone C5 of the tiny model
+    concepts, seen = discover_concepts(model, _loader(), topk=2, progress=False,
+                                       centroids=centroids, stage='backbone')
+    assert seen == 6 and sorted(concepts) == list(range(4))
+    assert any(concepts.values())
+    for segs in concepts.values():
+        assert all(-1 <= seg.score <= 1 and seg.mask.shape == (64, 64) for seg in segs)
+    config = write_eval_config(tmp_path, TINY_SLOTCON, num_samples=4)
+    tool = _load_tool('visualize_concepts')
+    summary = tool.main([config, 'none', '--out', str(tmp_path / 'km'), '--topk', '2',
+                         '--tile-size', '32', '--num-overlays', '1', '--device', 'cpu',
+                         '--kmeans', '3', '--feature-source', 'neck'])
+    assert summary['num_prototypes'] == 3 and summary['concept_source'] == 'kmeans'
+    assert cv2.imread(str(tmp_path / 'km' / 'concepts.png')).shape == (2 + 3 * 34,
+                                                                       48 + 2 + 2 * 34, 3)
 
 
 def test_save_png_full_and_palette(tmp_path):

@@ -18,7 +18,7 @@ The config's ``test_dataloader`` must yield images and ``gt_sem_seg``
 Examples::
 
     python tools/analysis_tools/unsup_seg_eval.py \\
-        configs/slotcon/r18_synthetic_demo.py work_dirs/demo/iter_400.pth --mode prototype
+        configs/slotcon/slotcon_resnet18-narrow_1xb32-400iters_synthetic.py work_dirs/demo/iter_400.pth --mode prototype
     python tools/analysis_tools/unsup_seg_eval.py CONFIG CKPT --mode kmeans \\
         --num-clusters 27 128 256 500 --seeds 5 --out kmeans.json
 """
@@ -33,15 +33,13 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if REPO_ROOT not in sys.path:
     sys.path.insert(0, REPO_ROOT)
 
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmdense.apis import add_model_args, load_model_and_loader  # noqa: E402
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Unsupervised segmentation evaluation of dense features')
-    parser.add_argument('config', help='model config with a test_dataloader')
-    parser.add_argument(
-        'checkpoint', help="checkpoint file, or 'none' for the initial weights")
+    add_model_args(parser)  # config, checkpoint, --max-images, --device ...
     parser.add_argument('--mode', choices=['prototype', 'kmeans',
                                            'object-kmeans'], default='kmeans')
     parser.add_argument(
@@ -59,8 +57,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         help='fit k-means on at most this many feature vectors (all are '
         'assigned; default: 1,000,000)')
     parser.add_argument('--feature-source', default='auto',
-                        choices=['auto', 'neck', 'backbone'],
-                        help='dense features to cluster (default: auto)')
+                        help="dense features to cluster: one of the model's dense "
+                        "stages, e.g. auto / neck / backbone (default: auto)")
     parser.add_argument('--matching', default='auto',
                         choices=['auto', 'hungarian', 'majority'],
                         help='auto: Hungarian if K == C else majority')
@@ -75,59 +73,30 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help='object-kmeans: PCA dimension (MaskContrast: 32)')
     parser.add_argument('--whiten', action='store_true',
                         help='object-kmeans: whiten the PCA projection')
-    parser.add_argument('--max-images', type=int,
-                        help='evaluate the first N test images only')
-    parser.add_argument('--batch-size', type=int,
-                        help='override test_dataloader.batch_size')
-    parser.add_argument('--num-workers', type=int,
-                        help='override test_dataloader.num_workers')
-    parser.add_argument('--device', help='cpu / cuda (default: cuda if any)')
-    parser.add_argument(
-        '--init-seed', type=int, default=0,
-        help="torch seed of the initial weights with checkpoint 'none'")
     parser.add_argument('--out', help='write the results to this JSON file')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override config settings, e.g. test_dataloader.batch_size=8')
     return parser.parse_args(argv)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> list:
     args = parse_args(argv)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    if args.mode == 'object-kmeans' and not (args.saliency_dir or args.saliency_classes):
+        raise SystemExit('--mode object-kmeans needs --saliency-dir '
+                         '(or --saliency-classes for an oracle check)')
 
-    from mmdense.evaluation.dense_features import (build_model_from_config,
-                                                   build_test_dataloader,
-                                                   format_results,
-                                                   run_unsup_eval,
-                                                   saliency_from_classes,
-                                                   saliency_from_dir)
-    checkpoint = None if args.checkpoint.lower() == 'none' else \
-        args.checkpoint
-    if checkpoint is not None and not osp.isfile(checkpoint):
-        raise FileNotFoundError(f'checkpoint not found: {checkpoint}')
-    model = build_model_from_config(cfg, checkpoint, args.device,
-                                    args.init_seed)
-    loader = build_test_dataloader(cfg, args.max_images, args.batch_size,
-                                   args.num_workers)
+    from mmdense.evaluation.dense import (format_results, oracle_saliency, run_unsup_eval,
+                                          saliency_from_dir)
+    model, loader, _ = load_model_and_loader(args)
 
     saliency_fn = None
     if args.mode == 'object-kmeans':
         if args.saliency_dir:
             saliency_fn = saliency_from_dir(args.saliency_dir)
-        elif args.saliency_classes:
+        else:
             classes = list(args.saliency_classes)
             print('[unsup_seg_eval] ORACLE saliency from ground-truth '
                   f'classes {classes}: an upper bound, not an unsupervised '
                   'result', flush=True)
-
-            def saliency_fn(data_sample, index, gt):
-                return saliency_from_classes(gt, classes)
-        else:
-            raise SystemExit('--mode object-kmeans needs --saliency-dir '
-                             '(or --saliency-classes for an oracle check)')
+            saliency_fn = oracle_saliency(classes)
 
     num_clusters = args.num_clusters
     if num_clusters is not None and len(num_clusters) == 1:

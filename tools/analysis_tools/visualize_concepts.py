@@ -13,11 +13,13 @@ there are more than ``--rows-per-page`` prototypes), and the first
 Example::
 
     python tools/analysis_tools/visualize_concepts.py \\
-        configs/slotcon/r18_synthetic_demo.py work_dirs/demo/iter_400.pth \\
+        configs/slotcon/slotcon_resnet18-narrow_1xb32-400iters_synthetic.py work_dirs/demo/iter_400.pth \\
         --out work_dirs/demo/concepts --topk 8 --num-images 256
 
 For the paper's setting (COCO val2017, K = 256 model, resize 256 + centre crop
-224) point ``--cfg-options`` at such a test pipeline.
+224) point ``--cfg-options`` at such a test pipeline. A method without
+prototypes (or any method, with ``--kmeans K``) is shown on K k-means
+centroids of its dense features (``--feature-source``) instead.
 """
 import argparse
 import json
@@ -30,20 +32,16 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if REPO_ROOT not in sys.path:
     sys.path.insert(0, REPO_ROOT)
 
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmdense.apis import add_model_args, load_model_and_loader  # noqa: E402
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Draw the top segments of every prototype')
-    parser.add_argument('config', help='model config with a test_dataloader')
-    parser.add_argument(
-        'checkpoint', help="checkpoint file, or 'none' for the initial weights")
+    add_model_args(parser)  # config, checkpoint, --num-images, --device ...
     parser.add_argument('--out', required=True, help='output directory')
     parser.add_argument('--topk', type=int, default=8,
                         help='segments per prototype (default: 8)')
-    parser.add_argument('--num-images', type=int,
-                        help='search the first N test images (default: all)')
     parser.add_argument('--tile-size', type=int, default=96,
                         help='grid tile side in pixels (default: 96)')
     parser.add_argument('--rows-per-page', type=int, default=32,
@@ -59,17 +57,15 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         'files, e.g. 128 for docs; default: full colour)')
     parser.add_argument('--num-overlays', type=int, default=4,
                         help='per-image assignment overlays (default: 4)')
-    parser.add_argument('--batch-size', type=int,
-                        help='override test_dataloader.batch_size')
-    parser.add_argument('--num-workers', type=int,
-                        help='override test_dataloader.num_workers')
-    parser.add_argument('--device', help='cpu / cuda (default: cuda if any)')
     parser.add_argument(
-        '--init-seed', type=int, default=0,
-        help="torch seed of the initial weights with checkpoint 'none'")
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override config settings, e.g. test_dataloader.batch_size=8')
+        '--kmeans', type=int, metavar='K',
+        help='show K k-means centroids of the dense features instead of the '
+        "model's prototypes (required for a method without prototypes)")
+    parser.add_argument('--feature-source', default='auto',
+                        help="--kmeans: the model's dense stage to cluster "
+                        '(default: auto)')
+    parser.add_argument('--kmeans-seed', type=int, default=0,
+                        help='--kmeans: k-means seed (default: 0)')
     return parser.parse_args(argv)
 
 
@@ -77,31 +73,28 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     args = parse_args(argv)
     if args.topk < 1:
         raise SystemExit('--topk must be >= 1')
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    if args.kmeans is not None and args.kmeans < 2:
+        raise SystemExit('--kmeans must be >= 2')
 
     import numpy as np
 
-    from mmdense.evaluation.dense_features import (build_model_from_config,
-                                                   build_test_dataloader)
-    from mmdense.visualization.concepts import (discover_concepts,
-                                                dataset_image,
-                                                dataset_overlay,
-                                                draw_concept_grid,
-                                                prototype_palette, save_png)
-    checkpoint = None if args.checkpoint.lower() == 'none' else \
-        args.checkpoint
-    if checkpoint is not None and not osp.isfile(checkpoint):
-        raise FileNotFoundError(f'checkpoint not found: {checkpoint}')
-    model = build_model_from_config(cfg, checkpoint, args.device,
-                                    args.init_seed)
-    loader = build_test_dataloader(cfg, args.num_images, args.batch_size,
-                                   args.num_workers)
+    from mmdense.visualization.concepts import (dataset_image, dataset_overlay,
+                                                discover_concepts, draw_concept_grid,
+                                                fit_concept_centroids, prototype_palette,
+                                                save_png)
+    model, loader, _ = load_model_and_loader(args)
+    if args.kmeans is None and model.num_clusters is None:
+        raise SystemExit(f'{type(model).__name__} has no prototypes: pass --kmeans K to show '
+                         'k-means concepts of its dense features')
+    centroids = None
+    if args.kmeans is not None:
+        centroids = fit_concept_centroids(model, loader, args.kmeans, stage=args.feature_source,
+                                          seed=args.kmeans_seed, max_images=args.max_images)
     dataset = loader.dataset
 
     concepts, num_seen = discover_concepts(
-        model, loader, topk=args.topk, min_area=args.min_area)
+        model, loader, topk=args.topk, min_area=args.min_area, centroids=centroids,
+        stage=args.feature_source)
     num_protos = len(concepts)
     palette = prototype_palette(num_protos)
     prototypes = [p for p in range(num_protos)
@@ -134,7 +127,8 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
             np.array(classes, np.uint8)[:, ::-1].copy()  # RGB -> BGR
         panels = []
         for idx in range(min(args.num_overlays, len(dataset))):
-            panel = dataset_overlay(model, dataset, idx, palette, gt_palette)
+            panel = dataset_overlay(model, dataset, idx, palette, gt_palette, centroids,
+                                    args.feature_source)
             path = osp.join(args.out, 'overlays', f'{idx:04d}.png')
             save_png(path, panel, args.max_colors)
             overlays.append(path)
@@ -153,6 +147,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
         checkpoint=args.checkpoint,
         num_images=num_seen,
         num_prototypes=num_protos,
+        concept_source='prototypes' if centroids is None else 'kmeans',
         topk=args.topk,
         grids=pages,
         overlays=overlays,

@@ -5,14 +5,16 @@ Examples::
 
     # teacher backbone (the network SlotCon keeps for transfer)
     python tools/model_converters/extract_backbone.py \\
-        work_dirs/slotcon_r50_coco_800e/epoch_800.pth work_dirs/slotcon_r50_coco_800e/backbone.pth
+        work_dirs/slotcon_resnet50_8xb64-coslr-800e_coco/epoch_800.pth work_dirs/slotcon_resnet50_8xb64-coslr-800e_coco/backbone.pth
     # the student instead, and the detectron2 layout beside it (backbone_d2.pkl)
     python tools/model_converters/extract_backbone.py CKPT OUT --student --detectron2
 
 The output ``{'state_dict': {'conv1.weight': ..., 'layer1.0.conv1.weight': ...},
 'meta': {...}}`` loads into mmdet's / mmseg's ``ResNet`` (or mmpretrain's
 ``VisionTransformer``) with ``init_cfg=dict(type='Pretrained', checkpoint=OUT)``
-and no missing or unexpected key. See docs/benchmarks/transfer.md.
+and no missing or unexpected key. The prefix comes from the method's class
+(``backbone_prefix``, found through the config stored in the checkpoint), see
+``mmdense.apis.backbone_export``. See docs/benchmarks/transfer.md.
 """
 import argparse
 import os.path as osp
@@ -32,7 +34,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     group.add_argument('--student', action='store_true',
                        help='export the student backbone (default: the EMA teacher)')
     group.add_argument('--prefix', help='export the keys under this prefix instead, '
-                       'e.g. "teacher.module.backbone."')
+                       'e.g. "teacher.module.backbone." (default: the backbone_prefix of the '
+                       "method named by the checkpoint's config, else known key prefixes)")
     parser.add_argument('--detectron2', action='store_true',
                         help='also write the detectron2 layout (ResNet only) to '
                         '<out without extension>_d2.pkl')
@@ -43,7 +46,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     if REPO_ROOT not in sys.path:  # run from a checkout without `pip install -e .`
         sys.path.insert(0, REPO_ROOT)
-    from mmdense.models.utils.backbone_export import BackboneNotFoundError, export_backbone
+    from mmdense.apis.backbone_export import BackboneNotFoundError, export_backbone
 
     network = 'student' if args.student else 'teacher'
     try:
@@ -54,7 +57,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f'extract_backbone: error: {message}', file=sys.stderr)
         return 1
     meta = result['meta']
-    print(f'{meta["network"]} backbone (keys under {meta["prefix"]!r}) of {args.checkpoint}')
+    print(f'{meta["network"]} backbone (keys under {meta["prefix"]!r}, from '
+          f'{meta["prefix_from"]}) of {args.checkpoint}')
     print(f'{meta["num_tensors"]} tensors, {meta["num_values"] / 1e6:.2f} M values:')
     print('\n'.join(result['summary']))
     for path in result['paths']:

@@ -4,7 +4,7 @@
 # iterations; inference on the original image. Paper (SlotCon, COCO 800 ep): 71.6 mIoU.
 #
 #   bash tools/dist_train.sh configs/benchmarks/fcn/fcn_r50-d16_8xb2-30k_voc12aug-513x513.py 8 \
-#       --cfg-options model.backbone.init_cfg.checkpoint=work_dirs/r50_coco_800e/backbone.pth
+#       --cfg-options model.backbone.init_cfg.checkpoint=work_dirs/slotcon_resnet50_8xb64-coslr-800e_coco/backbone.pth
 _base_ = [
     '../_base_/models/fcn_r50-d16.py',
     'mmseg::_base_/datasets/pascal_voc12_aug.py',
@@ -12,7 +12,7 @@ _base_ = [
 ]
 custom_imports = dict(imports=['mmdense'], allow_failed_imports=False)
 
-pretrained = 'work_dirs/r50_coco_800e/backbone.pth'
+pretrained = 'work_dirs/slotcon_resnet50_8xb64-coslr-800e_coco/backbone.pth'
 
 crop_size = (513, 513)
 data_preprocessor = dict(size=crop_size)

@@ -4,7 +4,7 @@
 # iterations; inference on the original 2048 x 1024 image. Paper (SlotCon, COCO 800 ep): 76.2 mIoU.
 #
 #   bash tools/dist_train.sh configs/benchmarks/fcn/fcn_r50-d16_8xb2-90k_cityscapes-769x769.py 8 \
-#       --cfg-options model.backbone.init_cfg.checkpoint=work_dirs/r50_coco_800e/backbone.pth
+#       --cfg-options model.backbone.init_cfg.checkpoint=work_dirs/slotcon_resnet50_8xb64-coslr-800e_coco/backbone.pth
 _base_ = [
     '../_base_/models/fcn_r50-d16.py',
     'mmseg::_base_/datasets/cityscapes.py',
@@ -12,7 +12,7 @@ _base_ = [
 ]
 custom_imports = dict(imports=['mmdense'], allow_failed_imports=False)
 
-pretrained = 'work_dirs/r50_coco_800e/backbone.pth'
+pretrained = 'work_dirs/slotcon_resnet50_8xb64-coslr-800e_coco/backbone.pth'
 
 crop_size = (769, 769)
 data_preprocessor = dict(size=crop_size)

@@ -8,11 +8,11 @@
 # Paper (SlotCon, COCO 800 ep): 39.0 mIoU.
 #
 #   bash tools/dist_train.sh configs/benchmarks/fcn/fcn_r50-d8_4xb4-80k_ade20k-512x512.py 4 \
-#       --cfg-options model.backbone.init_cfg.checkpoint=work_dirs/r50_coco_800e/backbone.pth
+#       --cfg-options model.backbone.init_cfg.checkpoint=work_dirs/slotcon_resnet50_8xb64-coslr-800e_coco/backbone.pth
 _base_ = ['mmseg::fcn/fcn_r50-d8_4xb4-80k_ade20k-512x512.py']
 custom_imports = dict(imports=['mmdense'], allow_failed_imports=False)
 
-pretrained = 'work_dirs/r50_coco_800e/backbone.pth'
+pretrained = 'work_dirs/slotcon_resnet50_8xb64-coslr-800e_coco/backbone.pth'
 
 model = dict(
     pretrained=None,

@@ -3,7 +3,7 @@
 # Protocol in ../_base_/linear_seg_448_40k.py and docs/benchmarks/transfer.md.
 _base_ = ['../_base_/linear_seg_448_40k.py']
 
-pretrained = 'work_dirs/r50_coco_800e/backbone.pth'
+pretrained = 'work_dirs/slotcon_resnet50_8xb64-coslr-800e_coco/backbone.pth'
 model = dict(
     backbone=dict(init_cfg=dict(type='Pretrained', checkpoint=pretrained)),
     decode_head=dict(num_classes=150))

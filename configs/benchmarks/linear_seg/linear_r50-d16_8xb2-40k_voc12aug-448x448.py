@@ -3,10 +3,10 @@
 # ../_base_/linear_seg_448_40k.py and docs/benchmarks/transfer.md.
 #
 #   bash tools/dist_train.sh configs/benchmarks/linear_seg/linear_r50-d16_8xb2-40k_voc12aug-448x448.py 8 \
-#       --cfg-options model.backbone.init_cfg.checkpoint=work_dirs/r50_coco_800e/backbone.pth
+#       --cfg-options model.backbone.init_cfg.checkpoint=work_dirs/slotcon_resnet50_8xb64-coslr-800e_coco/backbone.pth
 _base_ = ['../_base_/linear_seg_448_40k.py']
 
-pretrained = 'work_dirs/r50_coco_800e/backbone.pth'
+pretrained = 'work_dirs/slotcon_resnet50_8xb64-coslr-800e_coco/backbone.pth'
 model = dict(
     backbone=dict(init_cfg=dict(type='Pretrained', checkpoint=pretrained)),
     decode_head=dict(num_classes=21))

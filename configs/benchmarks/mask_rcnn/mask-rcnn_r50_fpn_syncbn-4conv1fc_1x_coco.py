@@ -5,16 +5,16 @@
 # warm-up over 1000 iterations, x0.1 at 60k and 80k, train short side sampled from
 # 640-800 (step 32), test short side 800. Paper (SlotCon, COCO 800 ep): AP^b 41.0 / AP^m 37.0.
 #
-#   python tools/model_converters/extract_backbone.py CKPT work_dirs/r50_coco_800e/backbone.pth
+#   python tools/model_converters/extract_backbone.py CKPT work_dirs/slotcon_resnet50_8xb64-coslr-800e_coco/backbone.pth
 #   bash tools/dist_train.sh configs/benchmarks/mask_rcnn/mask-rcnn_r50_fpn_syncbn-4conv1fc_1x_coco.py 8 \
-#       --cfg-options model.backbone.init_cfg.checkpoint=work_dirs/r50_coco_800e/backbone.pth
+#       --cfg-options model.backbone.init_cfg.checkpoint=work_dirs/slotcon_resnet50_8xb64-coslr-800e_coco/backbone.pth
 _base_ = ['mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py']
 custom_imports = dict(imports=['mmdense'], allow_failed_imports=False)
 
 # The backbone checkpoint (tools/model_converters/extract_backbone.py output). To load
 # straight from a full mmdense checkpoint instead, add prefix='teacher.module.backbone.'
 # to init_cfg below.
-pretrained = 'work_dirs/r50_coco_800e/backbone.pth'
+pretrained = 'work_dirs/slotcon_resnet50_8xb64-coslr-800e_coco/backbone.pth'
 
 norm_cfg = dict(type='SyncBN', requires_grad=True)
 model = dict(

@@ -2,7 +2,7 @@
 # (SlotCon supplementary B.1, Table 1: AP^m 38.2 with COCO 800 ep pre-training).
 _base_ = ['./mask-rcnn_r50_fpn_syncbn-4conv1fc_1x_coco.py']
 
-pretrained = 'work_dirs/r50_coco_800e/backbone.pth'
+pretrained = 'work_dirs/slotcon_resnet50_8xb64-coslr-800e_coco/backbone.pth'
 model = dict(backbone=dict(init_cfg=dict(type='Pretrained', checkpoint=pretrained)))
 
 max_iters = 180000

@@ -7,7 +7,7 @@
 #       --seed 0 --out-dir data/VOCdevkit/VOC2012/ImageSets/Segmentation/semi
 _base_ = ['../_base_/semi_voc12aug_deeplabv3.py']
 
-pretrained = 'work_dirs/r50_coco_800e/backbone.pth'
+pretrained = 'work_dirs/slotcon_resnet50_8xb64-coslr-800e_coco/backbone.pth'
 model = dict(backbone=dict(init_cfg=dict(type='Pretrained', checkpoint=pretrained)))
 
 labelled = 'ImageSets/Segmentation/semi/1pct_seed0'

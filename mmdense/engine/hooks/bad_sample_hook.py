@@ -23,8 +23,8 @@ from typing import Dict, List, Optional
 from mmengine.dist import all_gather_object, get_world_size, is_main_process
 from mmengine.hooks import Hook
 
-from mmdense.datasets.transforms.loading import BAD_SAMPLE_DIR_ENV
-from mmdense.engine.fileio import atomic_write_text
+from mmdense.datasets.transforms.bad_samples import BAD_SAMPLE_DIR_ENV
+from mmdense.utils.fileio import atomic_write_text
 from mmdense.registry import HOOKS
 
 

@@ -7,7 +7,7 @@ Differences from mmengine's ``CheckpointHook`` (all arguments are shared):
 1. **Save, then point, then prune.** mmengine removes the oldest kept
    checkpoint *before* writing the new one, so with ``max_keep_ckpts=1`` a
    job killed during the save is left with no checkpoint at all. Here the new
-   file is written first (atomically, see ``mmdense.engine.fileio``), then
+   file is written first (atomically, see ``mmdense.utils.fileio``), then
    ``last_checkpoint`` is replaced atomically, and only then the outdated
    file is removed.
 2. **No non-finite checkpoint.** With ``check_finite=True`` (default) the
@@ -29,7 +29,7 @@ import torch
 from mmengine.dist import is_main_process
 from mmengine.hooks import CheckpointHook
 
-from mmdense.engine.fileio import atomic_write_text
+from mmdense.utils.fileio import atomic_write_text
 from mmdense.registry import HOOKS
 from mmdense.utils.checkpoint import install_checkpoint_safety, is_complete_checkpoint
 

@@ -2,24 +2,22 @@
 """SlotCon: semantic grouping over learnable prototypes + slot-level contrast.
 
 Wen et al., "Self-Supervised Visual Representation Learning with Semantic
-Grouping", NeurIPS 2022. See ``docs/methods/slotcon.md`` and SPEC §1.
+Grouping", NeurIPS 2022. See ``docs/methods/slotcon.md``.
 """
 from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmengine.structures import PixelData
-from mmpretrain.models.selfsup import BaseSelfSupervisor
 
-from mmdense.models.utils import MomentumTeacher, argmax_presence, inverse_augment
+from mmdense.models.utils import argmax_presence, inverse_augment
 from mmdense.registry import MODELS
-from mmdense.structures import stack_view_geometry
-from .base import NonFiniteLossMixin
+from mmdense.structures import pairwise_overlap_boxes, stack_view_geometry
+from .base import BaseDenseSelfSupervisor
 
 
 @MODELS.register_module()
-class SlotCon(NonFiniteLossMixin, BaseSelfSupervisor):
+class SlotCon(BaseDenseSelfSupervisor):
     """SlotCon with an EMA teacher.
 
     Per step, for views ``v1, v2`` of each image: student and teacher map each
@@ -39,24 +37,24 @@ class SlotCon(NonFiniteLossMixin, BaseSelfSupervisor):
     Args:
         backbone (dict): encoder config (mmpretrain ``ResNet`` returning C5).
         neck (dict): dense projector (``MLPNeck``, dense=True).
-        grouping (dict): ``SemanticGrouping`` (prototypes).
+        grouping (dict): ``SemanticGrouping`` (prototypes; K is set here only).
         predictor (dict): slot predictor (``MLPNeck``, dense=False).
-        group_loss (dict): ``PrototypeDistillLoss``.
+        group_loss (dict): ``PrototypeDistillLoss`` (its K comes from
+            ``grouping``).
         contrast_loss (dict): ``SlotContrastLoss``.
         teacher_momentum (float): teacher EMA weight at the start (0.99).
         end_teacher_momentum (float): teacher EMA weight at the end (1.0).
         group_loss_weight (float): ``w`` (lambda_g, 0.5).
-        predict_with (str): network used by :meth:`predict` and
-            :meth:`dense_scores`: 'teacher' (default; the one kept for
+        predict_with (str): 'teacher' (default; the network kept for
             downstream) or 'student'.
-        nonfinite_loss (str): a NaN/Inf loss term stops training
-            ('raise', default) or skips the step ('skip'); checked before
-            the update (see ``NonFiniteLossMixin``).
-        max_nonfinite_skips (int): consecutive skipped steps before
-            stopping under 'skip' (20).
+        nonfinite_loss (str): 'raise' (default) or 'skip' (see
+            ``NonFiniteLossMixin``).
+        max_nonfinite_skips (int): consecutive skips before stopping (20).
         data_preprocessor (dict, optional): ``SelfSupDataPreprocessor`` config.
         init_cfg (dict, optional): initialisation config.
     """
+
+    teacher_follows = ('backbone', 'neck', 'grouping')
 
     def __init__(self,
                  backbone: dict,
@@ -73,32 +71,45 @@ class SlotCon(NonFiniteLossMixin, BaseSelfSupervisor):
                  max_nonfinite_skips: int = 20,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
-        super().__init__(backbone=backbone, neck=neck,
+        super().__init__(backbone=backbone, neck=neck, predict_with=predict_with,
                          data_preprocessor=data_preprocessor, init_cfg=init_cfg,
                          nonfinite_loss=nonfinite_loss, max_nonfinite_skips=max_nonfinite_skips)
         if not 0. <= group_loss_weight <= 1.:
             raise ValueError(f'SlotCon: group_loss_weight must be in [0, 1], got {group_loss_weight}')
-        if predict_with not in ('teacher', 'student'):
-            raise ValueError(f"SlotCon: predict_with must be 'teacher' or 'student', got {predict_with!r}")
         self.grouping = MODELS.build(grouping)
         self.predictor = MODELS.build(predictor)
-        self.group_loss = MODELS.build(group_loss)
+        self.group_loss = MODELS.build(self._with_k(group_loss))
         self.contrast_loss = MODELS.build(contrast_loss)
         self.group_loss_weight = group_loss_weight
-        self.predict_with = predict_with
-        self.teacher = MomentumTeacher(self._student(), teacher_momentum, end_teacher_momentum)
+        self.build_teacher(teacher_momentum, end_teacher_momentum)
 
-    # ------------------------------------------------------------------ parts
-    def _student(self) -> nn.ModuleDict:
-        """The student parts the teacher follows (a view, not a new module)."""
-        return nn.ModuleDict(dict(backbone=self.backbone, neck=self.neck, grouping=self.grouping))
+    @classmethod
+    def check_config(cls, model_cfg: dict) -> List[Tuple[str, str]]:
+        """K = ``grouping.num_prototypes`` >= 2, written once (the loss's K,
+        if given, must equal it)."""
+        problems = []
+        grouping = model_cfg.get('grouping')
+        k = grouping.get('num_prototypes') if isinstance(grouping, dict) else None
+        if not isinstance(k, int) or isinstance(k, bool):
+            return problems  # a wrong type is reported against the constructor
+        if k < 2:
+            problems.append(('grouping.num_prototypes',
+                             f'K must be >= 2 (prototypes to group pixels into), got {k}'))
+        loss = model_cfg.get('group_loss')
+        if isinstance(loss, dict) and loss.get('num_prototypes', k) != k:
+            problems.append(('group_loss.num_prototypes',
+                             f"{loss['num_prototypes']!r} differs from "
+                             f'model.grouping.num_prototypes = {k}; they must be equal (or '
+                             'leave it out: SlotCon passes the grouping\'s K to the loss)'))
+        return problems
 
-    def init_weights(self) -> None:
-        """Initialise the student, then make the teacher an exact copy of it."""
-        super().init_weights()
-        with torch.no_grad():
-            for t, s in zip(self.teacher.module.parameters(), self._student().parameters()):
-                t.copy_(s)
+    def _with_k(self, group_loss: dict) -> dict:
+        """``group_loss`` with the grouping's K (written once, in ``grouping``)."""
+        k = self.grouping.num_prototypes
+        if group_loss.get('num_prototypes', k) != k:
+            raise ValueError(f"SlotCon: group_loss.num_prototypes={group_loss['num_prototypes']} "
+                             f'differs from grouping.num_prototypes={k}; set K once, in grouping')
+        return dict(group_loss, num_prototypes=k)
 
     @staticmethod
     def _encode(net: nn.Module, view: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -111,23 +122,24 @@ class SlotCon(NonFiniteLossMixin, BaseSelfSupervisor):
 
         Args:
             inputs (list[Tensor]): two ``(B, 3, H, W)`` views.
-            data_samples (list): per image, with ``view_boxes`` ``(2, 4)`` and
-                ``view_flips`` ``(2,)`` (see ``TwoViewRandomResizedCrop``).
+            data_samples (list): per image, with ``view_crops`` ``(2, 4)`` and
+                ``view_flips`` ``(2,)`` (see ``MultiViewRandomResizedCrop``).
 
         Returns:
             dict: ``loss_group`` and ``loss_contrast``.
         """
         if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
             raise ValueError('SlotCon.loss expects a list of two views; check the pipeline '
-                             '(TwoViewRandomResizedCrop + PackMultiViewInputs)')
-        boxes, flips = stack_view_geometry(data_samples, device=inputs[0].device)
+                             '(MultiViewRandomResizedCrop + PackMultiViewInputs)')
+        crops, flips = stack_view_geometry(data_samples, device=inputs[0].device)
+        boxes = pairwise_overlap_boxes(crops, flips, 0, 1)
         student = [self._encode(self, v) for v in inputs]
         with torch.no_grad():
-            self.teacher.update_parameters(self._student())
+            self.update_teacher()
             teacher = [self._encode(self.teacher.module, v) for v in inputs]
 
         def aligned(dots: torch.Tensor, view: int) -> torch.Tensor:
-            return inverse_augment(dots, boxes[:, view], flips[:, view])
+            return inverse_augment(dots, boxes[view], flips[:, view])
 
         loss_group = sum(
             self.group_loss(aligned(student[q][1], q), aligned(teacher[k][1], k))
@@ -161,15 +173,20 @@ class SlotCon(NonFiniteLossMixin, BaseSelfSupervisor):
         queries = self.predictor(flat_slots[query_mask])
         return self.contrast_loss(queries, query_mask, k_slots.flatten(0, 1), key_mask)
 
-    # ------------------------------------------------------------------ inference
-    def forward(self, inputs, data_samples: Optional[list] = None, mode: str = 'tensor'):
-        """``mode``: 'tensor' (backbone features), 'loss' or 'predict'."""
-        if mode == 'predict':
-            return self.predict(inputs, data_samples)
-        return super().forward(inputs, data_samples, mode)
+    # ------------------------------------------------------------------ inference interface
+    @property
+    def num_clusters(self) -> int:
+        """K, the number of prototypes."""
+        return self.grouping.num_prototypes
+
+    @property
+    def dense_logit_scale(self) -> float:
+        """Logits are ``cos(S_k, z) / temperature``."""
+        return 1. / self.grouping.temperature
 
     @torch.no_grad()
-    def dense_scores(self, inputs: torch.Tensor, size: Optional[Tuple[int, int]] = None) -> torch.Tensor:
+    def dense_logits(self, inputs: torch.Tensor,
+                     size: Optional[Tuple[int, int]] = None) -> torch.Tensor:
         """Per-pixel prototype logits of a batch of images.
 
         Args:
@@ -177,34 +194,11 @@ class SlotCon(NonFiniteLossMixin, BaseSelfSupervisor):
             size (tuple, optional): output ``(h, w)``; defaults to ``(H, W)``.
 
         Returns:
-            Tensor: ``(B, K, h, w)`` logits ``cos(S_k, z) / temperature``,
-            bilinearly upsampled from the feature map.
+            Tensor: ``(B, K, h, w)`` logits ``cos(S_k, z) / temperature`` of
+            :meth:`inference_network`, bilinearly upsampled.
         """
-        net = self.teacher.module if self.predict_with == 'teacher' else self._student()
+        net = self.inference_network()
         dots = net.grouping.scores(net.neck(net.backbone(inputs)))
         logits = dots.float() / net.grouping.temperature
         return F.interpolate(logits, size=size or inputs.shape[-2:], mode='bilinear',
                              align_corners=False)
-
-    def predict(self, inputs: torch.Tensor, data_samples: Optional[list] = None,
-                return_logits: bool = False) -> list:
-        """Prototype assignment per pixel, in mmseg's ``SegDataSample`` layout.
-
-        Each sample gets ``pred_sem_seg`` (``1 x H x W`` prototype ids, at the
-        size of its ``gt_sem_seg`` when present, else of the input) and, with
-        ``return_logits``, ``seg_logits`` (``K x H x W``).
-        """
-        from mmseg.structures import SegDataSample
-        if data_samples is None:
-            data_samples = [SegDataSample() for _ in range(inputs.shape[0])]
-        sizes = {tuple(ds.gt_sem_seg.shape) if 'gt_sem_seg' in ds else tuple(inputs.shape[-2:])
-                 for ds in data_samples}
-        if len(sizes) != 1:
-            raise ValueError(f'SlotCon.predict: samples of one batch need one label size, got {sizes}')
-        logits = self.dense_scores(inputs, size=sizes.pop())
-        preds = logits.argmax(dim=1, keepdim=True)
-        for i, ds in enumerate(data_samples):
-            ds.pred_sem_seg = PixelData(data=preds[i])
-            if return_logits:
-                ds.seg_logits = PixelData(data=logits[i])
-        return data_samples

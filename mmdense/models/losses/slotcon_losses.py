@@ -1,26 +1,25 @@
 # Copyright (c) mmdense contributors. All rights reserved.
 """SlotCon's two objectives: prototype self-distillation and slot contrast."""
-from typing import Sequence
-
 import torch
 import torch.nn.functional as F
 from mmengine.model import BaseModule
 
-from mmdense.models.utils import all_reduce_sum, concat_all_gather, rank_and_world
+from mmdense.models.utils import Centering, all_reduce_sum, concat_all_gather, rank_and_world
 from mmdense.registry import MODELS
 
 
 @MODELS.register_module()
-class PrototypeDistillLoss(BaseModule):
+class PrototypeDistillLoss(Centering):
     """Per-pixel cross-entropy between centred teacher and student assignments.
 
     ``L = mean_pixels CE(softmax((t - c) / tau_t), log_softmax(s / tau_s))`` over
-    the K prototype scores, with a centre ``c`` (K,) updated by EMA of the
-    teacher's scores over all pixels of all ranks (DINO's centring, applied
-    per pixel as in SlotCon's semantic grouping loss).
+    the K prototype scores. The centre ``c`` ``(1, K, 1, 1)`` is the shared
+    :class:`Centering` (DINO's), updated with the teacher's scores over all
+    pixels of all ranks by :meth:`update_center`.
 
     Args:
-        num_prototypes (int): K.
+        num_prototypes (int): K. SlotCon passes its grouping's K, so configs
+            write K once (in ``grouping``).
         student_temp (float): tau_s (0.1).
         teacher_temp (float): tau_t (0.07).
         center_momentum (float): EMA weight of the old centre (0.9).
@@ -31,11 +30,9 @@ class PrototypeDistillLoss(BaseModule):
                  student_temp: float = 0.1,
                  teacher_temp: float = 0.07,
                  center_momentum: float = 0.9) -> None:
-        super().__init__()
+        super().__init__(num_prototypes, momentum=center_momentum, score_ndim=4)
         self.student_temp = student_temp
         self.teacher_temp = teacher_temp
-        self.center_momentum = center_momentum
-        self.register_buffer('center', torch.zeros(1, num_prototypes, 1, 1))
 
     def forward(self, student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
         """Loss between aligned score maps.
@@ -47,22 +44,9 @@ class PrototypeDistillLoss(BaseModule):
         Returns:
             Tensor: scalar, mean over the ``B * H * W`` pixels.
         """
-        target = ((teacher.float() - self.center) / self.teacher_temp).softmax(dim=1)
+        target = (self.centre(teacher) / self.teacher_temp).softmax(dim=1)
         log_prob = F.log_softmax(student.float() / self.student_temp, dim=1)
         return -(target * log_prob).sum(dim=1).mean()
-
-    @torch.no_grad()
-    def update_center(self, teacher_scores: Sequence[torch.Tensor]) -> None:
-        """EMA of the mean teacher score per prototype, over pixels and ranks.
-
-        Args:
-            teacher_scores (list[Tensor]): ``(B, K, H, W)`` maps (not aligned).
-        """
-        total = sum(s.float().sum(dim=(0, 2, 3)) for s in teacher_scores)
-        count = sum(s.numel() // s.shape[1] for s in teacher_scores)
-        stats = all_reduce_sum(torch.cat([total, total.new_tensor([count])]))
-        batch_center = (stats[:-1] / stats[-1]).view_as(self.center)
-        self.center.mul_(self.center_momentum).add_(batch_center, alpha=1 - self.center_momentum)
 
 
 @MODELS.register_module()

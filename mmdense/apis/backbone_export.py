@@ -13,7 +13,20 @@ works for any backbone (ResNet, VisionTransformer ...).
 The detectron2 layout (used by the official SlotCon/PixPro/DenseCL transfer
 code) renames torchvision ResNet keys (``layer1`` -> ``res2`` ...), stores
 numpy arrays and is a pickle; :func:`to_detectron2` builds it.
+
+Which prefix (:func:`resolve_backbone_prefix`), first that applies:
+
+1. an explicit ``prefix`` (``--prefix``);
+2. the method's own answer: the checkpoint's ``meta['cfg']`` (mmengine stores
+   the config text there) names ``model.type``; when that type is registered
+   in ``mmdense.registry.MODELS`` and its class has ``backbone_prefix`` (every
+   ``BaseDenseSelfSupervisor``), ``cls.backbone_prefix(network)`` is used;
+3. only without a config, or for a type that is not a registered dense method:
+   the key heuristics of :data:`NETWORK_PREFIXES`.
+
+The config text is parsed (``ast``), never executed.
 """
+import ast
 import hashlib
 import os
 import os.path as osp
@@ -21,7 +34,7 @@ import pickle
 import re
 from collections import OrderedDict
 from datetime import datetime, timezone
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple, Union
 
 import torch
 
@@ -142,6 +155,92 @@ def extract_backbone(state_dict: Dict[str, torch.Tensor],
     return backbone, prefix
 
 
+# ---------------------------------------------------------------- the method's prefix
+def config_model_type(cfg: Union[str, dict, None]) -> Optional[str]:
+    """``model.type`` of a config given as mmengine's text (``meta['cfg']``)
+    or as a dict; None when it cannot be told. The text is parsed, not run."""
+    if cfg is None:
+        return None
+    if isinstance(cfg, dict) or hasattr(cfg, 'get'):
+        model = cfg.get('model') if hasattr(cfg, 'get') else None
+        model_type = model.get('type') if hasattr(model, 'get') else None
+        return model_type if isinstance(model_type, str) else None
+    if not isinstance(cfg, str):
+        return None
+    try:
+        tree = ast.parse(cfg)
+    except (SyntaxError, ValueError):
+        return None
+    model_type = None
+    for node in tree.body:  # the last top-level `model = ...` wins, as when run
+        if not isinstance(node, ast.Assign) or not any(
+                isinstance(t, ast.Name) and t.id == 'model' for t in node.targets):
+            continue
+        value, found = node.value, None
+        if isinstance(value, ast.Call) and getattr(value.func, 'id', None) == 'dict':
+            found = next((kw.value for kw in value.keywords if kw.arg == 'type'), None)
+        elif isinstance(value, ast.Dict):
+            found = next((v for k, v in zip(value.keys, value.values)
+                          if isinstance(k, ast.Constant) and k.value == 'type'), None)
+        model_type = found.value if isinstance(found, ast.Constant) and isinstance(
+            found.value, str) else None
+    return model_type
+
+
+def registered_method(model_type: Optional[str]):
+    """The class registered as ``model_type`` in ``mmdense.registry.MODELS``
+    if it tells its backbone prefix (``backbone_prefix``), else None."""
+    if not model_type:
+        return None
+    import mmdense.models  # noqa: F401  (registers the methods)
+    from mmdense.registry import MODELS
+    try:
+        cls = MODELS.get(model_type)
+    except Exception:  # an unknown scope, a failed import ...
+        return None
+    if isinstance(cls, type) and callable(getattr(cls, 'backbone_prefix', None)):
+        return cls
+    return None
+
+
+def resolve_backbone_prefix(checkpoint: dict,
+                            state_dict: Dict[str, torch.Tensor],
+                            network: str = 'teacher',
+                            prefix: Optional[str] = None,
+                            source: str = 'checkpoint') -> Tuple[str, str]:
+    """The backbone prefix to export, and where it came from.
+
+    See the module docstring for the order (explicit ``prefix``, the class's
+    ``backbone_prefix``, the key heuristics).
+
+    Returns:
+        tuple: ``(prefix, origin)``; ``origin`` is ``'argument'``,
+        ``'<Class>.backbone_prefix'`` or ``'key heuristics'``.
+
+    Raises:
+        BackboneNotFoundError: when the chosen prefix has no tensor.
+    """
+    if prefix is not None:
+        return (prefix if prefix.endswith('.') else prefix + '.'), 'argument'
+    if network not in NETWORK_PREFIXES:
+        raise ValueError(f'network must be one of {sorted(NETWORK_PREFIXES)}, got {network!r}')
+    meta = checkpoint.get('meta') if isinstance(checkpoint, dict) else None
+    cfg = meta.get('cfg') if isinstance(meta, dict) else None
+    model_type = config_model_type(cfg)
+    cls = registered_method(model_type)
+    if cls is None:
+        return find_backbone_prefix(state_dict, network, source), 'key heuristics'
+    origin = f'{cls.__name__}.backbone_prefix'
+    wanted = cls.backbone_prefix(network)
+    for candidate in (wanted, 'module.' + wanted):  # 'module.': a raw DDP state dict
+        if any(k.startswith(candidate) for k in state_dict):
+            return candidate, origin
+    raise BackboneNotFoundError(
+        f'{source}: its config names {model_type}, whose {network} backbone lives under '
+        f'{wanted!r} ({origin}), but no key starts with it; its keys start with '
+        f'{", ".join(key_prefixes(state_dict)[:12])}. Pass --prefix to name another.')
+
+
 # ---------------------------------------------------------------- detectron2
 _D2_BLOCK = re.compile(r'^layer(\d+)\.(\d+)\.(.+)$')
 _D2_INNER = (
@@ -258,7 +357,8 @@ def export_backbone(src: str,
         src (str): mmdense (mmengine) checkpoint.
         out (str): output ``.pth``.
         network (str): 'teacher' (default) or 'student'.
-        prefix (str, optional): explicit key prefix instead of ``network``'s.
+        prefix (str, optional): explicit key prefix instead of ``network``'s
+            (by default the method's, see :func:`resolve_backbone_prefix`).
         detectron2 (bool): also write :func:`detectron2_path` (``out``).
 
     Returns:
@@ -268,6 +368,7 @@ def export_backbone(src: str,
         raise ValueError(f'refusing to overwrite the source checkpoint {src}')
     checkpoint = load_checkpoint_safely(src)
     state_dict = get_state_dict(checkpoint, source=src)
+    prefix, prefix_from = resolve_backbone_prefix(checkpoint, state_dict, network, prefix, src)
     backbone, prefix = extract_backbone(state_dict, network, prefix, source=src)
     d2 = to_detectron2(backbone) if detectron2 else None  # fail before writing anything
 
@@ -280,8 +381,10 @@ def export_backbone(src: str,
         export_time=datetime.now(timezone.utc).isoformat(timespec='seconds'),
         source=osp.abspath(src),
         source_sha256=sha256_of(src),
-        network=network if prefix in NETWORK_PREFIXES.get(network, ()) else 'custom',
+        network=network if prefix_from != 'argument'
+        or prefix in NETWORK_PREFIXES.get(network, ()) else 'custom',
         prefix=prefix,
+        prefix_from=prefix_from,
         num_tensors=len(backbone),
         num_values=int(sum(v.numel() for v in backbone.values())),
         source_meta=source_meta,

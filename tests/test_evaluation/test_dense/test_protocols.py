@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from mmdense.evaluation.dense_features import (DenseFeatureBank, assign_dense,
-                                               kmeans_eval, object_embeddings,
-                                               object_kmeans_eval,
-                                               pca_project)
+from mmdense.evaluation.dense import (DenseFeatureBank, assign_dense, assign_dense_batch,
+                                      assignment_batches, dense_confusion, kmeans_eval,
+                                      object_embeddings, object_kmeans_eval, pca_project)
+from mmdense.evaluation.dense import protocols
 from mmdense.evaluation.functional.kmeans import (kmeans_assign, kmeans_fit,
                                                   kmeans_fit_predict)
 from mmdense.evaluation.functional.unsup_seg import (cluster_confusion,
@@ -122,6 +122,71 @@ def test_assign_dense_matches_upsampled_nearest_centroid():
                                          align_corners=False)[0]
     dist = torch.cdist(up.flatten(1).t(), centroids)
     assert torch.equal(pred.flatten(), dist.argmin(1))
+
+
+def _assign_one_image(feature, centroids, size):
+    """The former per-image assignment (one einsum and argmax per image)."""
+    scores = torch.einsum('kd,dhw->khw', centroids, feature)
+    scores -= 0.5 * (centroids * centroids).sum(1)[:, None, None]
+    if tuple(scores.shape[-2:]) != tuple(size):
+        scores = torch.nn.functional.interpolate(scores[None], size=tuple(size),
+                                                 mode='bilinear', align_corners=False)[0]
+    return scores.argmax(0)
+
+
+def test_batched_assignment_equals_the_per_image_one():
+    gen = torch.Generator().manual_seed(0)
+    feats = torch.nn.functional.normalize(torch.randn(5, 12, 6, 7, generator=gen), dim=1)
+    centroids = torch.nn.functional.normalize(torch.randn(9, 12, generator=gen), dim=1)
+    batched = assign_dense_batch(feats, centroids, (18, 21))
+    assert batched.shape == (5, 18, 21) and batched.dtype == torch.int64
+    for feat, pred in zip(feats, batched):
+        assert torch.equal(pred, _assign_one_image(feat, centroids, (18, 21)))
+        assert torch.equal(pred, assign_dense(feat, centroids, (18, 21)))
+    # at feature resolution (no upsampling) too
+    same = assign_dense_batch(feats, centroids, (6, 7))
+    for feat, pred in zip(feats, same):
+        assert torch.equal(pred, _assign_one_image(feat, centroids, (6, 7)))
+
+
+def test_dense_confusion_batches_equal_sizes_only(monkeypatch):
+    bank = _planted_bank(num_images=7)
+    # two images of another feature / label size in the middle
+    other = _planted_bank(num_images=2, h=4, w=5, seed=1)
+    bank.features[3:3] = other.features
+    bank.labels[3:3] = other.labels
+    assert list(assignment_batches(bank, 4, batch_size=64)) == [(0, 3), (3, 5), (5, 9)]
+    assert list(assignment_batches(bank, 4, batch_size=2)) == [(0, 2), (2, 3), (3, 5), (5, 7),
+                                                               (7, 9)]
+    # the memory cap: 4 clusters x 12 x 12 pixels -> 2 images per batch
+    monkeypatch.setattr(protocols, 'ASSIGN_MAX_SCORES', 2 * 4 * 12 * 12)
+    assert list(assignment_batches(bank, 4, batch_size=64))[0] == (0, 2)
+    monkeypatch.undo()
+    centroids = torch.from_numpy(_centres(4, 12))
+    reference = np.zeros((4, 4), np.int64)
+    for feat, gt in zip(bank.features, bank.labels):
+        pred = _assign_one_image(feat, centroids, gt.shape)
+        reference += cluster_confusion(pred, torch.from_numpy(gt.astype(np.int64)), 4, 4)
+    for batch_size in (1, 3, 64):
+        np.testing.assert_array_equal(
+            dense_confusion(bank, centroids, 4, batch_size=batch_size), reference)
+
+
+def test_kmeans_eval_results_do_not_depend_on_the_batch_size(monkeypatch):
+    bank = _planted_bank(num_images=5, sub=2, seed=3)
+    fitted = {}
+
+    def fit_once(feats, k, seed=0, **kwargs):  # both passes get the same centroids
+        if (k, seed) not in fitted:
+            fitted[k, seed] = kmeans_fit(feats, k, seed=seed, **kwargs)
+        return fitted[k, seed]
+
+    monkeypatch.setattr(protocols, 'kmeans_fit', fit_once)
+    one = kmeans_eval(bank, num_classes=4, num_clusters=[4, 6], seeds=2, niter=5,
+                      progress=False, device='cpu', batch_size=1)
+    many = kmeans_eval(bank, num_classes=4, num_clusters=[4, 6], seeds=2, niter=5,
+                       progress=False, device='cpu', batch_size=64)
+    assert one == many
 
 
 def test_kmeans_eval_recovers_planted_dense_clusters():

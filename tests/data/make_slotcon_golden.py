@@ -1,0 +1,88 @@
+"""Golden SlotCon losses/gradients from the code before the foundation refactor."""
+import sys
+import numpy as np
+import torch
+import mmdense.models  # noqa
+# run with the pre-refactor checkout first on PYTHONPATH
+from mmpretrain.structures import DataSample
+from mmdense.registry import MODELS
+from mmengine.registry import DefaultScope
+DefaultScope.get_instance('golden', scope_name='mmdense')
+sys.path.insert(0, '.')
+from tests.test_models.slotcon_tiny import TINY_SLOTCON
+Box=tuple
+from typing import Optional
+def box_intersection(a: Box, b: Box) -> Optional[Box]:
+    """Intersection of two boxes, or ``None`` when it is empty."""
+    x1, y1 = max(a[0], b[0]), max(a[1], b[1])
+    x2, y2 = min(a[2], b[2]), min(a[3], b[3])
+    if x2 <= x1 or y2 <= y1:
+        return None
+    return (x1, y1, x2, y2)
+
+
+def box_in_view(box: Box, crop: Box, flipped: bool) -> np.ndarray:
+    """Express ``box`` in the normalised frame of a view cut from ``crop``.
+
+    Args:
+        box: region in original-image pixels.
+        crop: the view's crop in original-image pixels.
+        flipped: whether the view was mirrored horizontally after cropping.
+
+    Returns:
+        np.ndarray: ``(4,)`` float32 ``(x1, y1, x2, y2)`` in ``[0, 1]`` of the
+        view (a flipped view maps ``x1' = 1 - x2``, ``x2' = 1 - x1``).
+    """
+    cw, ch = crop[2] - crop[0], crop[3] - crop[1]
+    x1, x2 = (box[0] - crop[0]) / cw, (box[2] - crop[0]) / cw
+    y1, y2 = (box[1] - crop[1]) / ch, (box[3] - crop[1]) / ch
+    if flipped:
+        x1, x2 = 1.0 - x2, 1.0 - x1
+    return np.array([x1, y1, x2, y2], dtype=np.float32)
+
+
+
+def batch(bs=4, size=32, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    views = [torch.randn(bs, 3, size, size, generator=gen) for _ in range(2)]
+    rng = np.random.default_rng(seed)
+    crops, flips, boxes = [], [], []
+    for _ in range(bs):
+        while True:
+            c = []
+            for _ in range(2):
+                x1, y1 = rng.integers(0, 60, size=2); w, h = rng.integers(40, 100, size=2)
+                c.append((float(x1), float(y1), float(x1 + w), float(y1 + h)))
+            inter = box_intersection(c[0], c[1])
+            if inter is not None:
+                break
+        f = rng.random(2) < 0.5
+        crops.append(np.array(c, np.float32)); flips.append(f)
+        boxes.append(np.stack([box_in_view(inter, cc, ff) for cc, ff in zip(c, f)]))
+    return views, np.stack(crops), np.stack(flips), np.stack(boxes)
+
+out = {}
+for dtype in (torch.float32, torch.float64):
+    torch.manual_seed(0)
+    model = MODELS.build(TINY_SLOTCON); model.init_weights(); model.to(dtype).train()
+    views, crops, flips, boxes = batch()
+    views = [v.to(dtype) for v in views]
+    samples = []
+    for b in range(len(crops)):
+        ds = DataSample(); ds.set_field(boxes[b], 'view_boxes'); ds.set_field(flips[b], 'view_flips'); ds.set_field(crops[b], 'view_crops')
+        samples.append(ds)
+    losses = model.loss(views, samples)
+    sum(losses.values()).backward()
+    key = str(dtype).split('.')[-1]
+    out[key] = dict(
+        losses={k: v.detach().clone() for k, v in losses.items()},
+        grads=({k: p.grad.detach().clone() for k, p in model.named_parameters() if p.grad is not None}
+               if dtype == torch.float32 else
+               {k: p.grad.detach().norm() for k, p in model.named_parameters() if p.grad is not None}),
+        center=model.group_loss.center.detach().clone(),
+    )
+out['inputs'] = dict(crops=torch.from_numpy(crops), flips=torch.from_numpy(flips))
+out['machine'] = dict(torch=str(torch.__version__), cpu_flags=sorted(set(
+    f for f in open('/proc/cpuinfo').read().split() if f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16"))))
+torch.save(out, '/work/main/tests/data/slotcon_golden.pt')
+print({k: {n: float(v) for n, v in out[k]['losses'].items()} for k in ('float32', 'float64')}, out['machine'])
