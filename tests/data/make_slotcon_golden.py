@@ -9,7 +9,7 @@ from mmdense.registry import MODELS
 from mmengine.registry import DefaultScope
 DefaultScope.get_instance('golden', scope_name='mmdense')
 sys.path.insert(0, '.')
-from tests.test_models.slotcon_tiny import TINY_SLOTCON
+from tests.harness.slotcon_tiny import TINY_SLOTCON
 Box=tuple
 from typing import Optional
 def box_intersection(a: Box, b: Box) -> Optional[Box]:

@@ -13,7 +13,7 @@ from mmdense.apis.backbone_export import (BackboneNotFoundError, config_model_ty
                                           resolve_backbone_prefix)
 from mmdense.registry import MODELS
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from tests.harness.paths import REPO
 
 
 @MODELS.register_module(name='_ToyExportMethod', force=True)

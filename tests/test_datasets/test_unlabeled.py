@@ -11,7 +11,9 @@ from mmengine.registry import DefaultScope
 
 from mmdense.datasets.unlabeled import UnlabeledImageDataset
 
-COCO_TINY = Path(__file__).parents[2].parent / 'shared' / 'data' / 'coco_tiny'
+from tests.harness.paths import COCO_TINY as COCO_TINY_DIR
+
+COCO_TINY = Path(COCO_TINY_DIR)
 LOAD = [dict(type='LoadImageFromFile')]
 
 

@@ -18,7 +18,7 @@ from mmdense.models.algorithms.base import BaseDenseSelfSupervisor
 from mmdense.registry import MODELS
 from mmdense.visualization import discover_concepts
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from tests.harness.paths import REPO
 
 
 # ----------------------------------------------------------- the whole new method

@@ -10,7 +10,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from tests.harness.paths import REPO as REPO_ROOT
 
 
 def _load_tool(name):

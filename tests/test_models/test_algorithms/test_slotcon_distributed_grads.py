@@ -18,7 +18,7 @@ def _grads(model, views, samples):
 
 
 def _rank_grads(rank: int, world: int):
-    from tests.test_models.slotcon_tiny import build_tiny_slotcon, fake_batch
+    from tests.harness.slotcon_tiny import build_tiny_slotcon, fake_batch
     model = build_tiny_slotcon().eval()
     views, samples = fake_batch(BATCH)
     per = BATCH // world
@@ -32,7 +32,7 @@ def _rank_grads(rank: int, world: int):
 
 @pytest.mark.slow
 def test_ddp_gradients_match_one_process():
-    from tests.test_models.slotcon_tiny import build_tiny_slotcon, fake_batch
+    from tests.harness.slotcon_tiny import build_tiny_slotcon, fake_batch
     model = build_tiny_slotcon().eval()
     views, samples = fake_batch(BATCH)
     expected = _grads(model, views, samples)

@@ -2,7 +2,7 @@
 import torch
 from mmengine.logging import MessageHub
 
-from .slotcon_tiny import build_tiny_slotcon, fake_batch
+from tests.harness.slotcon_tiny import build_tiny_slotcon, fake_batch
 
 
 def test_teacher_starts_as_a_copy_and_losses_are_finite():

@@ -258,7 +258,7 @@ def test_shipped_pipeline_runs_with_robust_loader(tmp_path):
     """The SlotCon pipeline with the loader swapped in (the config diff)."""
     from mmengine.config import Config
     from mmengine.dataset import Compose
-    from .helpers import REPO
+    from tests.harness.reliability import REPO
     cfg = Config.fromfile(os.path.join(REPO, 'configs', 'slotcon', 'slotcon_resnet50_8xb64-coslr-800e_coco.py'))
     pipeline = cfg.train_dataloader.dataset.pipeline
     pipeline[0] = dict(type='RobustLoadImageFromFile', invalid='skip')

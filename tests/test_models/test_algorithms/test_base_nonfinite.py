@@ -12,9 +12,9 @@ from mmengine.optim import OptimWrapper
 from mmdense.models.algorithms.base import (GuardedDistributedDataParallel,
                                             NonFiniteLossError, NonFiniteLossMixin)
 from tests.harness.gloo import one_rank_group
-from tests.test_models.slotcon_tiny import TINY_SLOTCON, fake_batch
+from tests.harness.slotcon_tiny import TINY_SLOTCON, fake_batch
 
-from .helpers import GuardedSlotCon, poison
+from tests.harness.reliability import GuardedSlotCon, poison
 
 
 def _model(policy='raise', **kwargs):
@@ -153,7 +153,7 @@ def test_training_run(tmp_path, policy):
     """NaN at iteration 6 of 8 (checkpoints every 4): 'raise' stops with
     iter_4.pth as the latest (finite) checkpoint; 'skip' finishes with a
     finite iter_8.pth and logs the skipped step."""
-    from .helpers import logged_scalars, tiny_config, train_in_process
+    from tests.harness.reliability import logged_scalars, tiny_config, train_in_process
     cfg = tiny_config(str(tmp_path / 'cfg.py'), num_samples=32,
                       custom_hooks=[dict(type='NaNInjectHook', at=6)],
                       model=dict(type='GuardedSlotCon', nonfinite_loss=policy))

@@ -20,10 +20,10 @@ from mmdense.visualization.concepts import (concept_grid_shape,
                                             discover_concepts,
                                             draw_concept_grid,
                                             fit_concept_centroids)
+from tests.harness.paths import REPO as REPO_ROOT
 from tests.harness.configs import write_eval_config
-from tests.test_models.slotcon_tiny import TINY_SLOTCON, build_tiny_slotcon
+from tests.harness.slotcon_tiny import TINY_SLOTCON, build_tiny_slotcon
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SCENES = dict(num_samples=6, img_size=64, seed=11, test_mode=True,
               pipeline=[dict(type='mmseg.PackSegInputs')])
 

@@ -17,7 +17,7 @@ import os.path as osp
 import pytest
 import torch
 
-from .helpers import (logged_scalars, sigkill, start_train, tiny_config, train_in_process,
+from tests.harness.reliability import (logged_scalars, sigkill, start_train, tiny_config, train_in_process,
                       wait_for)
 
 MAX_ITERS, INTERVAL, KILL_AFTER = 8, 4, 6

@@ -15,7 +15,7 @@ BATCH = 4  # total; each of the 2 ranks gets 2
 
 
 def _single_process(sl: slice = slice(None)):
-    from tests.test_models.slotcon_tiny import build_tiny_slotcon, fake_batch
+    from tests.harness.slotcon_tiny import build_tiny_slotcon, fake_batch
     model = build_tiny_slotcon().eval()
     views, samples = fake_batch(BATCH)
     losses = model.loss([v[sl] for v in views], samples[sl])
@@ -23,7 +23,7 @@ def _single_process(sl: slice = slice(None)):
 
 
 def _rank_losses(rank: int, world: int):
-    from tests.test_models.slotcon_tiny import build_tiny_slotcon, fake_batch
+    from tests.harness.slotcon_tiny import build_tiny_slotcon, fake_batch
     model = build_tiny_slotcon().eval()
     views, samples = fake_batch(BATCH)
     per_rank = BATCH // world

@@ -18,14 +18,15 @@ from mmengine.hooks import Hook
 
 from mmdense.registry import HOOKS
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from tests.harness.paths import REPO
+
 DEMO = osp.join(REPO, 'configs', 'slotcon', 'slotcon_resnet18-narrow_1xb32-400iters_synthetic.py')
 # the new modules, imported explicitly so that the tests do not depend on
 # which package __init__ files already import them
 IMPORTS = [
     'mmdense.engine.hooks.checkpoint_hook', 'mmdense.engine.hooks.random_state_hook',
     'mmdense.engine.hooks.bad_sample_hook', 'mmdense.datasets.transforms.loading',
-    'mmdense.models.algorithms.base', 'tests.test_reliability.helpers'
+    'mmdense.models.algorithms.base', 'tests.harness.reliability'
 ]
 
 

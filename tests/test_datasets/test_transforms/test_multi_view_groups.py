@@ -16,6 +16,8 @@ from mmdense.registry import TRANSFORMS
 from mmdense.structures import pairwise_overlap_boxes, stack_view_geometry, stack_view_maps
 from mmdense.structures.view_geometry import box_area, box_intersection
 
+from tests.harness.paths import TEST_DATA
+
 
 def coordinate_image(height: int = 200, width: int = 200) -> np.ndarray:
     """uint8 image: channel 0 = column, channel 1 = row, channel 2 = (row + col) % 256."""
@@ -42,7 +44,7 @@ def sample_with_maps(height=200, width=200, **extra) -> dict:
 # Reference: outputs of the former TwoViewRandomResizedCrop for fixed seeds, recorded from the
 # code before the multi-view crop replaced it (tests/data/make_two_view_crop_golden.py)
 # --------------------------------------------------------------------------------------------
-GOLDEN = np.load(Path(__file__).resolve().parents[1] / 'data' / 'two_view_crop_golden.npz')
+GOLDEN = np.load(Path(TEST_DATA) / 'two_view_crop_golden.npz')
 
 REF_CASES = [
     # size, scale, interpolation, min_overlap, max_tries: SlotCon's and some that hit the fallbacks

@@ -19,7 +19,7 @@ from mmdense.utils.checkpoint import (CorruptCheckpointError, UnsafeCheckpointEr
                                       install_checkpoint_safety, is_complete_checkpoint,
                                       safe_torch_load)
 
-from .helpers import REPO, subprocess_env
+from tests.harness.reliability import REPO, subprocess_env
 
 FILEIO = osp.join(REPO, 'mmdense', 'utils', 'fileio.py')
 
@@ -73,7 +73,7 @@ def test_unsafe_checkpoint_refused_by_mmengine_loaders(tmp_path, monkeypatch):
 
 def test_unsafe_checkpoint_refused_on_resume_and_test(tmp_path):
     """``tools/train.py --resume`` (in this process) refuses it too."""
-    from .helpers import tiny_config, train_in_process
+    from tests.harness.reliability import tiny_config, train_in_process
     path, marker = _evil_checkpoint(tmp_path)
     cfg = tiny_config(str(tmp_path / 'cfg.py'))
     with pytest.raises(UnsafeCheckpointError, match=path.replace('.', r'\.')):
@@ -84,7 +84,7 @@ def test_unsafe_checkpoint_refused_on_resume_and_test(tmp_path):
 @pytest.mark.slow
 def test_tools_test_refuses_unsafe_checkpoint(tmp_path):
     """A fresh ``tools/test.py`` process refuses it with the file's name."""
-    from .helpers import tiny_config
+    from tests.harness.reliability import tiny_config
     path, marker = _evil_checkpoint(tmp_path)
     cfg = tiny_config(str(tmp_path / 'cfg.py'))
     proc = subprocess.run([sys.executable, osp.join(REPO, 'tools', 'test.py'), cfg, path,
@@ -295,7 +295,7 @@ def test_sigkill_during_checkpoint_save_then_resume(tmp_path):
     """Killed while writing iter_8.pth with ``max_keep_ckpts=1`` (mmengine
     would already have deleted iter_4.pth): iter_4.pth and last_checkpoint
     stay usable and ``--resume`` finishes the run."""
-    from .helpers import sigkill, start_train, tiny_config, train_in_process, wait_for
+    from tests.harness.reliability import sigkill, start_train, tiny_config, train_in_process, wait_for
     marker = str(tmp_path / 'writing')
     slow = tiny_config(str(tmp_path / 'slow.py'), custom_hooks=[
         dict(type='SlowSaveHook', at=8, marker=marker)], num_samples=32,

@@ -14,9 +14,10 @@ import torch
 from mmpretrain.structures import DataSample
 
 from mmdense.registry import MODELS
-from .slotcon_tiny import TINY_SLOTCON
+from tests.harness.paths import TEST_DATA
+from tests.harness.slotcon_tiny import TINY_SLOTCON
 
-GOLDEN = Path(__file__).resolve().parents[1] / 'data' / 'slotcon_golden.pt'
+GOLDEN = Path(TEST_DATA) / 'slotcon_golden.pt'
 
 
 def _cpu_flags():

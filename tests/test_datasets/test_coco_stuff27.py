@@ -15,7 +15,8 @@ from mmdense.datasets.coco_stuff27 import (COARSE_CLASSES, FINE_HIERARCHY,
                                            fine_to_coarse_table,
                                            map_fine_to_coarse)
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from tests.harness.paths import REPO as REPO_ROOT
+
 COCO_TINY_VAL = osp.join(
     osp.dirname(REPO_ROOT), 'shared', 'data', 'coco_tiny', 'annotations',
     'instances_val2017.json')

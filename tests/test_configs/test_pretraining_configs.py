@@ -13,7 +13,8 @@ from mmengine.registry import init_default_scope
 from mmdense.registry import DATASETS, MODELS
 from mmdense.structures import pairwise_overlap_boxes
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from tests.harness.paths import REPO
+
 SLOTCON_CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs', 'slotcon', '*.py')))
 COCO_TINY = osp.join(osp.dirname(REPO), 'shared', 'data', 'coco_tiny')
 

@@ -13,7 +13,7 @@ import pytest
 
 @pytest.mark.slow
 def test_training_skips_and_reports_broken_files(tmp_path):
-    from .helpers import tiny_config, train_in_process
+    from tests.harness.reliability import tiny_config, train_in_process
     folder = tmp_path / 'images'
     folder.mkdir()
     rng = np.random.default_rng(0)

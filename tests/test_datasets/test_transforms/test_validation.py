@@ -69,7 +69,7 @@ def test_in_the_synthetic_evaluation_pipeline():
     """The val/test pipeline with the validator (the config diff) works."""
     from mmengine.config import Config
     from mmdense.registry import DATASETS
-    from .helpers import DEMO
+    from tests.harness.reliability import DEMO
     cfg = Config.fromfile(DEMO)
     ds = cfg.test_dataloader.dataset
     ds.num_samples = 2

@@ -9,7 +9,7 @@ from mmengine.config import Config
 from mmdense.registry import MODELS
 from mmdense.utils.config_validation import ConfigError, validate_config
 
-from .helpers import DEMO, REPO
+from tests.harness.reliability import DEMO, REPO
 
 
 @pytest.fixture

@@ -1,1 +1,0 @@
-# Copyright (c) mmdense contributors. All rights reserved.
