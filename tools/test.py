@@ -28,6 +28,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--out', help='dump the returned metrics to this JSON file')
     parser.add_argument(
+        '--show-dir',
+        help='draw the predictions of every test image into this directory (needs '
+        "default_hooks.visualization, e.g. mmseg's SegVisualizationHook / mmdet's "
+        'DetVisualizationHook)')
+    parser.add_argument(
         '--cfg-options',
         nargs='+',
         action=DictAction,
@@ -57,21 +62,51 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
                                 osp.splitext(osp.basename(args.config))[0])
     cfg.load_from = args.checkpoint
     cfg.resume = False
+    if getattr(args, 'show_dir', None):
+        enable_show_dir(cfg, args.show_dir)
+    return cfg
+
+
+def enable_show_dir(cfg: Config, show_dir: str) -> Config:
+    """Switch on the config's visualization hook for every test image, its
+    drawings going to ``show_dir`` (as mmseg's / mmdet's ``tools/test.py``)."""
+    hook = (cfg.get('default_hooks') or {}).get('visualization')
+    if not hook:
+        raise RuntimeError('--show-dir needs default_hooks.visualization in the config, e.g. '
+                           "dict(type='SegVisualizationHook') (mmseg) or "
+                           "dict(type='DetVisualizationHook') (mmdet)")
+    hook['draw'] = True
+    hook['interval'] = 1  # every image (the hooks' default draws one in 50)
+    if str(hook.get('type', '')).endswith('DetVisualizationHook'):
+        hook['test_out_dir'] = osp.abspath(show_dir)  # mmdet writes files itself
+    if cfg.get('visualizer') is not None:
+        cfg.visualizer['save_dir'] = show_dir  # where the LocalVisBackend writes
     return cfg
 
 
 def main(argv: Optional[Sequence[str]] = None) -> dict:
     """Parse ``argv``, build the runner, test and return the metrics."""
     args = parse_args(argv)
+    # weights-only checkpoint loading for every scheme (see tools/train.py)
+    from mmdense.utils import install_checkpoint_safety
+    install_checkpoint_safety()
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     cfg = merge_args(Config.fromfile(args.config), args)
     # a bad config fails here, naming its key, before anything is built
     from mmdense.utils.config_validation import validate_config
     validate_config(cfg, 'test')
+    # a checkpoint of another configuration, one missing weights of the model
+    # or holding NaN/Inf is refused before anything is evaluated
+    from mmdense.engine.hooks.checkpoint_match_hook import add_checkpoint_match_hook
+    add_checkpoint_match_hook(cfg, allow_missing=False, check_finite=True)
 
     from mmengine.dist import is_main_process
     from mmengine.fileio import dump
+    # tools/dist_test.sh CONFIG CKPT N on a CPU-only machine: gloo, no torch.cuda call
+    from mmdense.apis.launch import prepare_cpu_distributed
+    prepare_cpu_distributed(cfg)
+
     from mmengine.runner import Runner
     runner = Runner.from_cfg(cfg)
     metrics = runner.test()

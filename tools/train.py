@@ -162,6 +162,10 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 def main(argv: Optional[Sequence[str]] = None) -> None:
     """Parse ``argv``, build the runner from the config and train."""
     args = parse_args(argv)
+    # weights-only checkpoint loading for every scheme, atomic writes: before
+    # the config's custom_imports run and anything loads a checkpoint
+    from mmdense.utils import install_checkpoint_safety
+    install_checkpoint_safety()
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
 
@@ -169,6 +173,14 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     # a bad config fails here, naming its key, before anything is built
     from mmdense.utils.config_validation import validate_config
     validate_config(cfg, 'train')
+    # a checkpoint of another configuration (--resume, load_from) is refused,
+    # listing the mismatched keys, before anything trains
+    from mmdense.engine.hooks.checkpoint_match_hook import add_checkpoint_match_hook
+    add_checkpoint_match_hook(cfg)
+
+    # tools/dist_train.sh CONFIG N on a CPU-only machine: gloo, no torch.cuda call
+    from mmdense.apis.launch import prepare_cpu_distributed
+    prepare_cpu_distributed(cfg)
 
     from mmengine.runner import Runner
     runner = Runner.from_cfg(cfg)

@@ -18,6 +18,9 @@ custom_hooks = [
     # skipped (unreadable) samples: warned once per file, summarised per epoch,
     # listed in <work_dir>/bad_samples.json
     dict(type='BadSampleReportHook'),
+    # a training set smaller than one batch (drop_last=True): a clear error
+    # before the first iteration instead of a bare StopIteration
+    dict(type='TrainDataCheckHook'),
 ]
 
 env_cfg = dict(

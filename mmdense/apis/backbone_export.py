@@ -64,11 +64,12 @@ class BackboneNotFoundError(ValueError):
 def load_checkpoint_safely(path: str) -> dict:
     """``torch.load(path, map_location='cpu', weights_only=True)``.
 
-    mmdense's import allow-lists the few mmengine / numpy classes a training
-    checkpoint holds besides tensors (``register_safe_globals``); anything else
-    is refused by torch.
+    :func:`mmdense.utils.install_checkpoint_safety` (called here) allow-lists
+    the few mmengine / numpy classes a training checkpoint holds besides
+    tensors; anything else is refused by torch.
     """
-    import mmdense  # noqa: F401  (registers the safe globals)
+    from mmdense.utils import install_checkpoint_safety
+    install_checkpoint_safety()
     if not osp.isfile(path):
         raise FileNotFoundError(f'checkpoint not found: {path}')
     try:
@@ -363,11 +364,18 @@ def export_backbone(src: str,
 
     Returns:
         dict: what was written: ``state_dict``, ``meta``, ``paths``, ``summary``.
+
+    Raises:
+        NonFiniteCheckpointError: ``src`` holds NaN/Inf weights (nothing is
+            written).
     """
     if osp.abspath(src) == osp.abspath(out):
         raise ValueError(f'refusing to overwrite the source checkpoint {src}')
     checkpoint = load_checkpoint_safely(src)
     state_dict = get_state_dict(checkpoint, source=src)
+    # NaN/Inf weights are refused (training refuses to save them, too)
+    from mmdense.utils.checkpoint_compat import check_finite
+    check_finite(state_dict, src)
     prefix, prefix_from = resolve_backbone_prefix(checkpoint, state_dict, network, prefix, src)
     backbone, prefix = extract_backbone(state_dict, network, prefix, source=src)
     d2 = to_detectron2(backbone) if detectron2 else None  # fail before writing anything

@@ -26,7 +26,6 @@ import torch
 import torch.nn as nn
 
 #: how many key names a missing/unexpected key warning lists
-SHOWN_KEYS = 10
 
 
 class ModelAndLoader(NamedTuple):
@@ -36,58 +35,83 @@ class ModelAndLoader(NamedTuple):
     cfg: object
 
 
-def _key_list(keys: List[str]) -> str:
-    shown = ', '.join(keys[:SHOWN_KEYS])
-    more = len(keys) - SHOWN_KEYS
-    return shown + (f' ... (+{more} more)' if more > 0 else '')
-
-
 def load_weights(model: nn.Module, checkpoint: str, map_location: str = 'cpu',
-                 logger: str = 'current') -> Dict[str, List[str]]:
-    """Load ``checkpoint``'s state dict into ``model`` non-strictly and log
-    what did not match.
+                 logger: str = 'current', strict: bool = True) -> Dict[str, List[str]]:
+    """Load ``checkpoint``'s state dict into ``model``.
 
-    Keys are loaded as by ``mmengine.runner.load_checkpoint(..., strict=False)``
-    (a ``module.`` prefix of a raw DDP state dict is stripped); the missing,
-    unexpected and shape-mismatched keys are logged as one warning (through
-    ``logger``) and returned.
+    A ``module.`` prefix of a raw DDP state dict is stripped. With
+    ``strict=True`` (default) a checkpoint that does not fit the model is
+    refused before anything is loaded: keys with another shape (a checkpoint
+    of another configuration) and keys of the model missing from the
+    checkpoint (it would analyse a partly random network) raise
+    :class:`~mmdense.utils.checkpoint_compat.CheckpointMismatchError`, NaN/Inf
+    weights :class:`~mmdense.utils.checkpoint_compat.NonFiniteCheckpointError`;
+    keys the model does not have are ignored with a warning. ``strict=False``
+    is the escape hatch for callers that really want a partial load: what
+    matches is loaded (as ``mmengine.runner.load_checkpoint(...,
+    strict=False)``) and the missing, unexpected and shape-mismatched keys are
+    logged as one warning.
 
     Returns:
-        dict: ``missing``, ``unexpected`` and ``mismatched`` key lists.
+        dict: ``missing`` and ``unexpected`` key lists, ``mismatched``
+        ``(key, checkpoint shape, model shape)`` triples.
+
+    Raises:
+        CheckpointMismatchError, NonFiniteCheckpointError: with ``strict``.
     """
     from mmengine.logging import print_log
     from mmengine.runner.checkpoint import CheckpointLoader
 
+    from mmdense.utils import install_checkpoint_safety
+    from mmdense.utils.checkpoint_compat import (check_finite, check_state_dict_matches,
+                                                 compare_state_dict, describe_differences)
+
+    install_checkpoint_safety()  # weights-only loading for every scheme
     ckpt = CheckpointLoader.load_checkpoint(checkpoint, map_location=map_location)
     state_dict = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else ckpt
     if not isinstance(state_dict, dict):
         raise RuntimeError(f'no state_dict in {checkpoint}')
     metadata = getattr(state_dict, '_metadata', None)
     state_dict = OrderedDict((re.sub(r'^module\.', '', k), v) for k, v in state_dict.items())
-    own = model.state_dict()
-    mismatched = [k for k, v in state_dict.items()
-                  if k in own and hasattr(v, 'shape') and tuple(v.shape) != tuple(own[k].shape)]
-    for key in mismatched:
+    if strict:
+        check_state_dict_matches(model, state_dict, checkpoint, allow_missing=False,
+                                 purpose='would analyse a partly random network')
+        check_finite(state_dict, checkpoint)
+    report = compare_state_dict(model, state_dict, revise=())
+    mismatched = [key for key, _, _ in report['mismatched']]
+    for key in mismatched:  # load_state_dict(strict=False) still raises on shapes
         del state_dict[key]
     if metadata is not None:
         state_dict._metadata = metadata
-    missing, unexpected = model.load_state_dict(state_dict, strict=False)
-    missing = [k for k in missing if k not in mismatched]
-    report = dict(missing=missing, unexpected=list(unexpected), mismatched=mismatched)
+    model.load_state_dict(state_dict, strict=False)
     if any(report.values()):
-        lines = [f'{checkpoint} does not match {type(model).__name__} exactly '
-                 '(loaded with strict=False):']
-        if report['missing']:
-            lines.append(f'  missing keys ({len(missing)}, left at their initial values): '
-                         f'{_key_list(report["missing"])}')
-        if report['unexpected']:
-            lines.append(f'  unexpected keys ({len(unexpected)}, ignored): '
-                         f'{_key_list(report["unexpected"])}')
-        if mismatched:
-            lines.append(f'  shape-mismatched keys ({len(mismatched)}, not loaded): '
-                         f'{_key_list(mismatched)}')
+        how = 'loaded with strict=False' if not strict else 'its other keys ignored'
+        lines = [f'{checkpoint} does not match {type(model).__name__} exactly ({how}; missing '
+                 'keys keep their initial values, the others are not loaded):']
+        lines += describe_differences(report)
         print_log('\n'.join(lines), logger=logger, level=logging.WARNING)
     return report
+
+
+def _quiet_init_weights(model: nn.Module) -> None:
+    """``model.init_weights()`` without mmengine's per-parameter dump.
+
+    ``BaseModule.init_weights`` ends by logging, at INFO, one "name - shape:
+    The value is the same before and after calling `init_weights` ..." entry
+    per parameter (hundreds of lines for an analysis tool) or writing them to
+    a log file. Here that dump is skipped and INFO is muted for the call;
+    warnings still show.
+    """
+    from mmengine.logging import MMLogger
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    model._dump_init_info = lambda *args, **kwargs: None  # shadows BaseModule's, this call only
+    try:
+        model.init_weights()
+    finally:
+        model.__dict__.pop('_dump_init_info', None)
+        logger.setLevel(level)
 
 
 def build_model_from_config(cfg,
@@ -106,8 +130,10 @@ def build_model_from_config(cfg,
             checkpoint (a reproducible random-init baseline). Defaults to 0.
 
     Returns:
-        nn.Module: The model, on ``device``, in eval mode. Keys of the
-        checkpoint that do not match are logged (see :func:`load_weights`).
+        nn.Module: The model, on ``device``, in eval mode. A checkpoint that
+        does not fit the model (other shapes, missing keys, NaN/Inf) is
+        refused; keys the model does not have are logged (see
+        :func:`load_weights`).
     """
     from mmengine.registry import init_default_scope
 
@@ -119,7 +145,7 @@ def build_model_from_config(cfg,
         torch.manual_seed(init_seed)
     model = MODELS.build(cfg.model)
     if checkpoint is None:
-        model.init_weights()
+        _quiet_init_weights(model)
     else:
         load_weights(model, checkpoint)
     device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
@@ -148,20 +174,27 @@ def build_test_dataloader(cfg,
     return Runner.build_dataloader(loader_cfg)
 
 
-def add_model_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+def add_model_args(parser: argparse.ArgumentParser,
+                   test_loader: bool = True) -> argparse.ArgumentParser:
     """Add the arguments every analysis tool shares to ``parser``.
 
     ``config``, ``checkpoint`` (or 'none' for the initial weights),
+    ``--device``, ``--init-seed``, ``--cfg-options`` and, with
+    ``test_loader`` (tools that read the config's test_dataloader),
     ``--max-images`` (alias ``--num-images``), ``--batch-size``,
-    ``--num-workers``, ``--device``, ``--init-seed``, ``--cfg-options``.
+    ``--num-workers``.
     """
     from mmengine.config import DictAction
-    parser.add_argument('config', help='model config with a test_dataloader')
+    parser.add_argument('config', help='model config' + (' with a test_dataloader'
+                                                          if test_loader else ''))
     parser.add_argument('checkpoint', help="checkpoint file, or 'none' for the initial weights")
-    parser.add_argument('--max-images', '--num-images', dest='max_images', type=int,
-                        help='use the first N test images only (default: all)')
-    parser.add_argument('--batch-size', type=int, help='override test_dataloader.batch_size')
-    parser.add_argument('--num-workers', type=int, help='override test_dataloader.num_workers')
+    if test_loader:
+        parser.add_argument('--max-images', '--num-images', dest='max_images', type=int,
+                            help='use the first N test images only (default: all)')
+        parser.add_argument('--batch-size', type=int,
+                            help='override test_dataloader.batch_size')
+        parser.add_argument('--num-workers', type=int,
+                            help='override test_dataloader.num_workers')
     parser.add_argument('--device', help='cpu / cuda (default: cuda if any)')
     parser.add_argument('--init-seed', type=int, default=0,
                         help="torch seed of the initial weights with checkpoint 'none'")
@@ -188,6 +221,17 @@ def checkpoint_arg(args: argparse.Namespace) -> Optional[str]:
     return args.checkpoint
 
 
+def load_model(args: argparse.Namespace, check_interface: bool = True) -> nn.Module:
+    """The model named by :func:`add_model_args`'s arguments, in eval mode
+    (checked for the dense inference interface unless ``check_interface``)."""
+    from mmdense.evaluation.dense import check_dense_model
+    model = build_model_from_config(load_config(args), checkpoint_arg(args), args.device,
+                                    args.init_seed)
+    if check_interface:
+        check_dense_model(model, f'the model of {osp.basename(args.config)}')
+    return model
+
+
 def load_model_and_loader(args: argparse.Namespace, check_interface: bool = True
                           ) -> ModelAndLoader:
     """The model and test dataloader named by :func:`add_model_args`'s arguments.
@@ -201,11 +245,7 @@ def load_model_and_loader(args: argparse.Namespace, check_interface: bool = True
     Returns:
         ModelAndLoader: ``(model, dataloader, cfg)``, the model in eval mode.
     """
-    from mmdense.evaluation.dense import check_dense_model
+    model = load_model(args, check_interface)
     cfg = load_config(args)
-    checkpoint = checkpoint_arg(args)
-    model = build_model_from_config(cfg, checkpoint, args.device, args.init_seed)
-    if check_interface:
-        check_dense_model(model, f'the model of {osp.basename(args.config)}')
     loader = build_test_dataloader(cfg, args.max_images, args.batch_size, args.num_workers)
     return ModelAndLoader(model, loader, cfg)

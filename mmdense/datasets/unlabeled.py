@@ -1,17 +1,146 @@
 # Copyright (c) mmdense contributors. All rights reserved.
 """Label-free image datasets for self-supervised pretraining."""
+import fnmatch
 import glob
+import os
 import os.path as osp
-from typing import List, Optional, Sequence, Union
+import stat
+from typing import Dict, List, Optional, Sequence, Set, Tuple, Union
 
 from mmengine.dataset import BaseDataset
 from mmengine.fileio import exists, get_text, load
 
 from mmdense.registry import DATASETS
+from .transforms.bad_samples import RefetchGuardMixin, display_path
+
+
+def _is_hidden(name: str) -> bool:
+    return name.startswith('.')
+
+
+def _has_magic(part: str) -> bool:
+    return glob.has_magic(part)
+
+
+def glob_files(folder: str, pattern: str) -> List[str]:
+    """Paths (relative to ``folder``) of the non-directory entries matching
+    ``pattern``, sorted; the semantics of ``glob.glob(recursive=True)`` (a
+    ``**`` component matches zero or more folders; names starting with ``.``
+    are only matched by a pattern starting with ``.``, never by ``*`` or
+    ``**``), except that a ``**`` never descends into a folder symlink that
+    points to the folder itself or to one of its ancestors (a symlink loop,
+    which ``glob`` follows until the path is too long, listing every file
+    dozens of times). Other folder symlinks are followed, as by ``glob``.
+
+    Patterns without a ``**`` component go to ``glob.glob`` as they are
+    (folders among their matches are dropped by :func:`unique_real_paths`).
+    """
+    parts = [p for p in pattern.split('/') if p]
+    if '**' not in parts:
+        prefix = osp.join(folder, '')
+        paths = glob.glob(glob.escape(prefix) + pattern, recursive=True)
+        return sorted(p[len(prefix):] for p in paths)
+    if parts[-1] == '**':  # every file below: glob would also list folders
+        parts.append('*')
+    found: List[str] = []
+
+    def visit(path: str, rel: str, parts: List[str], ancestors: Tuple[str, ...]) -> None:
+        head, rest = parts[0], parts[1:]
+        if head == '**':
+            visit(path, rel, rest, ancestors)  # zero folders
+            for entry in _scandir(path):
+                if _is_hidden(entry.name) or not _is_dir(entry):
+                    continue
+                real = _real(entry, ancestors[-1])
+                if real in ancestors:  # a symlink loop: do not descend
+                    continue
+                visit(entry.path, rel + entry.name + '/', parts, ancestors + (real, ))
+            return
+        if _has_magic(head):
+            names = [e for e in _scandir(path) if fnmatch.fnmatchcase(e.name, head)
+                     and (not _is_hidden(e.name) or _is_hidden(head))]
+        else:
+            target = osp.join(path, head)
+            names = [_Entry(head, target)] if osp.lexists(target) else []
+        for entry in names:
+            if not rest:
+                if not _is_dir(entry):
+                    found.append(rel + entry.name)
+            elif _is_dir(entry):
+                visit(entry.path, rel + entry.name + '/', rest,
+                      ancestors + (_real(entry, ancestors[-1]), ))
+
+    visit(folder, '', parts, (osp.realpath(folder), ))
+    return sorted(found)
+
+
+class _Entry:
+    """The few ``os.DirEntry`` methods :func:`glob_files` uses, for a path."""
+
+    def __init__(self, name: str, path: str) -> None:
+        self.name, self.path = name, path
+
+    def is_dir(self) -> bool:
+        return osp.isdir(self.path)
+
+    def is_symlink(self) -> bool:
+        return osp.islink(self.path)
+
+
+def _scandir(path: str) -> List:
+    try:
+        with os.scandir(path) as it:
+            return sorted(it, key=lambda e: e.name)
+    except OSError:  # vanished, no permission: as glob, nothing there
+        return []
+
+
+def _real(entry, parent_real: str) -> str:
+    """Real path of a folder entry whose parent's real path is known."""
+    if isinstance(entry, _Entry) or entry.is_symlink():
+        return osp.realpath(entry.path)
+    return osp.join(parent_real, entry.name)
+
+
+def _is_dir(entry) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
+def unique_real_paths(folder: str, names: List[str]) -> List[str]:
+    """``names`` (relative to ``folder``) less the folders among them and
+    those reaching a file already listed (through a folder or a file
+    symlink); the first one is kept. One ``lstat`` per name (and a
+    ``realpath`` per folder, and per symlink)."""
+    real_dirs: Dict[str, str] = {}
+    seen: Set[str] = set()
+    out = []
+    for name in names:
+        path = osp.join(folder, name)
+        try:
+            mode = os.lstat(path).st_mode
+        except OSError:  # vanished meanwhile: the loader will say so
+            mode = 0
+        if stat.S_ISDIR(mode) or (stat.S_ISLNK(mode) and osp.isdir(path)):
+            continue
+        if stat.S_ISLNK(mode):
+            real = osp.realpath(path)
+        else:
+            head, tail = osp.split(path)
+            real_dir = real_dirs.get(head)
+            if real_dir is None:
+                real_dir = real_dirs[head] = osp.realpath(head)
+            real = osp.join(real_dir, tail)
+        if real not in seen:
+            seen.add(real)
+            out.append(name)
+    return out
 
 
 @DATASETS.register_module()
-class UnlabeledImageDataset(BaseDataset):
+class UnlabeledImageDataset(RefetchGuardMixin, BaseDataset):
     """Image paths without labels, for pretraining pipelines that start with
     ``dict(type='LoadImageFromFile')``.
 
@@ -23,13 +152,21 @@ class UnlabeledImageDataset(BaseDataset):
       starting with ``#`` are skipped, and only the first whitespace-separated
       field is used, so ImageNet-style ``path label`` files work.
     - no ``ann_file``: the files matching ``img_glob`` (e.g. ``'*.jpg'``,
-      ImageNet's ``'*/*.JPEG'`` or a recursive ``'**/*.png'``), sorted.
+      ImageNet's ``'*/*.JPEG'`` or a recursive ``'**/*.png'``), sorted. A
+      ``**`` does not follow a folder symlink back to the folder or one of
+      its ancestors (a loop), and each file is listed once even when
+      symlinks reach it by several paths (:func:`glob_files`,
+      :func:`unique_real_paths`).
 
     Paths are relative to ``data_prefix['img_path']`` (itself under
     ``data_root``). Each data info is ``dict(img_path=..., sample_idx=i)``;
     ``img_path`` is absolute for local files. Images are not checked at
     init (a missing file is the loader's business), but a missing annotation
-    file or image folder, or a source yielding no image, raises an error.
+    file or image folder, a COCO entry without a ``file_name`` string, or a
+    source yielding no image, raises an error. In training, a dataset whose
+    samples are all skipped by the pipeline (unreadable files) stops with
+    :class:`~mmdense.datasets.transforms.bad_samples.AllSamplesInvalidError`
+    naming it, instead of mmengine's ``Cannot find valid image after 1000!``.
 
     Several sources, e.g. COCO+ (train2017 + unlabeled2017), are combined with
     mmengine's ``ConcatDataset``:
@@ -57,8 +194,9 @@ class UnlabeledImageDataset(BaseDataset):
             relative to the image folder, used when ``ann_file`` is empty
             (several patterns: their files in that order, e.g. COCO+ =
             ``['train2017/*.jpg', 'unlabeled2017/*.jpg']``). It must match
-            files only (directories are not filtered out); ``**`` is
-            recursive. Defaults to ``'*.jpg'``.
+            files (directories are left out); ``**`` is recursive; a file
+            matched twice (several patterns, symlinks) is listed once, where
+            it is first met. Defaults to ``'*.jpg'``.
         data_root (str): Root of ``ann_file`` and ``data_prefix``.
             Defaults to ''.
         data_prefix (dict): ``img_path``: the image folder, relative to
@@ -106,6 +244,16 @@ class UnlabeledImageDataset(BaseDataset):
             lazy_init=lazy_init,
             **kwargs)
 
+    def describe(self) -> str:
+        """The dataset's source, for error messages."""
+        if not self.ann_file:
+            img_dir = self.data_prefix.get('img_path', self.data_root) or '.'
+            if '://' not in img_dir:
+                img_dir = osp.normpath(img_dir)
+            return (f'{type(self).__name__} (image folder {display_path(img_dir)!r}, '
+                    f'img_glob={self.img_glob!r})')
+        return f'{type(self).__name__} (ann_file {display_path(self.ann_file)!r})'
+
     def load_data_list(self) -> List[dict]:
         """List the images of the source; see the class docstring."""
         img_dir = self.data_prefix.get('img_path', self.data_root) or ''
@@ -143,11 +291,18 @@ class UnlabeledImageDataset(BaseDataset):
                 coco.get('images'), list):
             raise ValueError(
                 f'COCO json ann_file {path!r} has no "images" list')
-        try:
-            return [img['file_name'] for img in coco['images']]
-        except (KeyError, TypeError) as err:
-            raise ValueError(f'COCO json ann_file {path!r}: an entry of '
-                             f'"images" has no "file_name"') from err
+        names = []
+        for i, img in enumerate(coco['images']):
+            name = img.get('file_name') if isinstance(img, dict) else None
+            if not isinstance(name, str) or not name:
+                ident = f', id {img["id"]!r}' if isinstance(img, dict) and 'id' in img else ''
+                problem = ('is not an object' if not isinstance(img, dict) else
+                           'has no "file_name"' if 'file_name' not in img else
+                           f'has "file_name": {name!r} (expected a non-empty string)')
+                raise ValueError(f'COCO json ann_file {display_path(path)!r}: entry {i} of '
+                                 f'"images"{ident} {problem}')
+            names.append(name)
+        return names
 
     def _read_list(self, path: str) -> List[str]:
         """First field of every non-blank, non-comment line of a list file."""
@@ -168,12 +323,10 @@ class UnlabeledImageDataset(BaseDataset):
                 f'image folder {folder!r} (data_root + data_prefix '
                 f"['img_path'], globbed with img_glob={self.img_glob!r}) "
                 'not found')
-        prefix = osp.join(folder, '')
         names = []
         for pattern in self._globs:
-            paths = glob.glob(glob.escape(prefix) + pattern, recursive=True)
-            names.extend(sorted(p[len(prefix):] for p in paths))
-        return names
+            names.extend(glob_files(folder, pattern))
+        return unique_real_paths(folder, names)
 
     @staticmethod
     def _normalize_dir(img_dir: str) -> str:

@@ -13,7 +13,17 @@ hooks, loops and evaluators in the registries (imports only, nothing is
 built) and reports, in one error, every problem with its config key in the
 ``--cfg-options`` spelling, e.g. ``model.grouping.num_prototypes``:
 
-- unknown arguments (with the closest valid name) and unknown types;
+- unknown arguments (with the closest valid name) and unknown types, hooks
+  included (``default_hooks.checkpoint.intervall``);
+- misspelt top-level keys (``train_dataloder``, ``optim_wraper``): mmengine
+  ignores a top-level key it does not know, so the misspelt setting would
+  silently not apply. Top-level keys are open-ended (a config defines helper
+  variables such as ``crop_size`` or ``num_classes``), so only a key that is
+  not itself known *and* is close (``difflib`` ratio >= 0.8) to a known one
+  is reported, with the suggestion; known keys are ``Runner.__init__``'s
+  (and ``FlexibleRunner``'s) arguments and :data:`MMENGINE_TOP_LEVEL_KEYS`
+  (``custom_imports``, ``default_scope``, ``vis_backends`` ...), see
+  :func:`known_top_level_keys`;
 - values of the wrong type for the constructor's annotation
   (``int``/``float``/``bool``/``str``/``dict``/sequences, ``Optional`` and
   ``Union`` of those);
@@ -103,16 +113,33 @@ def _describe(annotation: Any) -> str:
     return text.replace('typing.', '')
 
 
+def _forwarded_kwargs(klass: type) -> Optional[Tuple[str, ...]]:
+    """The names a class's ``**kwargs`` may hold when it hands them to
+    something other than its base class; None when that cannot be told
+    (then ``**kwargs`` is followed up the MRO)."""
+    from mmengine.hooks import CheckpointHook
+    if klass is CheckpointHook:
+        # passed on to runner.save_checkpoint(), whose every argument the hook
+        # already passes itself: any extra one fails at the first save
+        return ()
+    return None
+
+
 def _accepted(cls: type) -> Tuple[Dict[str, inspect.Parameter], bool]:
     """Keyword arguments ``cls(...)`` accepts, following ``**kwargs`` up the
     MRO; the flag tells whether the set is closed (checkable)."""
     params: Dict[str, inspect.Parameter] = {}
+    has_init = False
     for klass in cls.__mro__:
         if klass is object:
-            return params, False
+            # no __init__ (nor __new__) anywhere: the class takes no argument
+            # (e.g. mmengine's ParamSchedulerHook, RuntimeInfoHook)
+            closed = not has_init and getattr(cls, '__new__', None) is object.__new__
+            return params, closed
         init = klass.__dict__.get('__init__')
         if init is None:
             continue
+        has_init = True
         try:
             sig = inspect.signature(init)
         except (TypeError, ValueError):
@@ -128,6 +155,11 @@ def _accepted(cls: type) -> Tuple[Dict[str, inspect.Parameter], bool]:
             elif param.kind is not param.VAR_POSITIONAL and name not in params:
                 params[name] = param.replace(annotation=hints.get(name, param.annotation))
         if not open_kwargs:
+            return params, True
+        forwarded = _forwarded_kwargs(klass)
+        if forwarded is not None:
+            for name in forwarded:
+                params.setdefault(name, inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY))
             return params, True
     return params, False
 
@@ -373,6 +405,50 @@ def _mmdense_rules(checker: _Checker, cfg: Config, mode: str) -> None:
                 f'= {total}: the schedule will not end where training ends')
 
 
+#: top-level keys mmengine reads besides ``Runner.__init__``'s arguments
+#: (``Runner.from_cfg``, ``FlexibleRunner``, ``Config``, the tools)
+MMENGINE_TOP_LEVEL_KEYS = (
+    'custom_imports', 'default_scope', 'launcher', 'work_dir', 'auto_scale_lr', 'randomness',
+    'env_cfg', 'log_processor', 'log_level', 'load_from', 'resume', 'visualizer',
+    'vis_backends', 'model_wrapper_cfg', 'find_unused_parameters', 'sync_bn', 'compile',
+    'activation_checkpointing', 'efficient_conv_bn_eval', 'runner_type', 'strategy',
+    'experiment_name', 'gpu_ids', 'dist_params',
+)
+#: how close (``difflib`` ratio) an unknown top-level key must be to a known
+#: one to be reported as a misspelling of it
+TOP_LEVEL_CUTOFF = 0.8
+
+
+def known_top_level_keys() -> List[str]:
+    """The top-level config keys mmengine knows: the arguments of
+    ``Runner.__init__`` and ``FlexibleRunner.__init__`` and
+    :data:`MMENGINE_TOP_LEVEL_KEYS`."""
+    from mmengine.runner import Runner
+    names = set(MMENGINE_TOP_LEVEL_KEYS)
+    runners = [Runner]
+    try:
+        from mmengine.runner import FlexibleRunner
+        runners.append(FlexibleRunner)
+    except ImportError:  # older mmengine
+        pass
+    for runner in runners:
+        names |= set(inspect.signature(runner.__init__).parameters)
+    return sorted(names - {'self', 'cfg'})
+
+
+def _top_level_keys(checker: _Checker, cfg: Config) -> None:
+    """Report top-level keys that look like misspelt known keys (see the
+    module docstring for the rule)."""
+    known = known_top_level_keys()
+    for key in cfg.keys():
+        if not isinstance(key, str) or key.startswith('_') or key in known:
+            continue
+        close = difflib.get_close_matches(key, known, n=1, cutoff=TOP_LEVEL_CUTOFF)
+        if close:
+            checker.error(key, f"unknown top-level key (did you mean '{close[0]}'?); mmengine "
+                          'would ignore it, so the setting would silently not apply')
+
+
 def validate_config(cfg: Config, mode: str = 'train', logger: str = 'current') -> List[str]:
     """Check ``cfg`` for ``mode`` ('train' or 'test') without building it.
 
@@ -391,6 +467,7 @@ def validate_config(cfg: Config, mode: str = 'train', logger: str = 'current') -
     from mmengine.registry import DefaultScope
     scope = cfg.get('default_scope', 'mmdense') or 'mmdense'
     checker = _Checker(_registries(), scope)
+    _top_level_keys(checker, cfg)
     with DefaultScope.overwrite_default_scope(scope):
         if isinstance(cfg.get('model'), dict):
             checker.component(cfg.model, 'model', checker.r['model'])
@@ -411,10 +488,13 @@ def validate_config(cfg: Config, mode: str = 'train', logger: str = 'current') -
                                   extra_ok=('dataloader', 'runner'))
             for name, hook in (cfg.get('default_hooks') or {}).items():
                 if isinstance(hook, dict):
-                    checker.component(hook, f'default_hooks.{name}', checker.r['hook'])
+                    # `priority` is read by Runner.register_hook, not the hook
+                    checker.component(hook, f'default_hooks.{name}', checker.r['hook'],
+                                      extra_ok=('priority', ))
             for i, hook in enumerate(cfg.get('custom_hooks') or []):
                 if isinstance(hook, dict):
-                    checker.component(hook, f'custom_hooks.{i}', checker.r['hook'])
+                    checker.component(hook, f'custom_hooks.{i}', checker.r['hook'],
+                                      extra_ok=('priority', ))
         loaders = ('val_dataloader', 'test_dataloader') if mode == 'train' else ('test_dataloader', )
         for name in loaders:
             if cfg.get(name) is not None:

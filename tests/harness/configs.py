@@ -24,3 +24,13 @@ test_dataloader = dict(
                                 meta_keys=('img_path', 'ori_shape', 'img_shape', 'sample_idx'))]))
 ''')
     return str(path)
+
+
+def config_problems(cfg, mode: str = 'train') -> str:
+    """The text of the ConfigError ``validate_config`` must raise for ``cfg``."""
+    import pytest
+
+    from mmdense.utils.config_validation import ConfigError, validate_config
+    with pytest.raises(ConfigError) as err:
+        validate_config(cfg, mode)
+    return str(err.value)

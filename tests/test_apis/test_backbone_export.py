@@ -120,3 +120,23 @@ def test_config_model_type_parses_without_running():
 def test_resolve_needs_a_known_network():
     with pytest.raises(ValueError, match='network'):
         resolve_backbone_prefix({}, _state_dict(), network='ema')
+
+
+def test_nonfinite_checkpoint_is_refused(tmp_path, capsys):
+    """NaN/Inf weights (anywhere in the checkpoint) are refused, naming the
+    file and the first offending keys; nothing is written."""
+    from mmdense.utils.checkpoint_compat import NonFiniteCheckpointError
+    sd = _state_dict()
+    sd['online.encoder.conv.weight'][0, 0] = float('nan')
+    sd['head.weight'] = torch.tensor([1.0, float('inf')])
+    src = str(tmp_path / 'nan.pth')
+    torch.save(dict(state_dict=sd, meta=dict(cfg=_cfg_text('_ToyExportMethod'))), src)
+    out = tmp_path / 'b.pth'
+    with pytest.raises(NonFiniteCheckpointError) as err:
+        export_backbone(src, str(out))
+    text = str(err.value)
+    assert src in text and 'online.encoder.conv.weight, head.weight' in text
+    assert not out.exists()
+    # the command-line tool reports it as an error
+    assert _load_tool().main([src, str(out)]) == 1
+    assert 'NaN/Inf' in capsys.readouterr().err and not out.exists()

@@ -50,7 +50,7 @@ def test_shared_arguments():
     assert args.num_workers is None
 
 
-def test_load_weights_logs_what_does_not_match(tmp_path):
+def test_load_weights_non_strict_logs_what_does_not_match(tmp_path):
     torch.manual_seed(0)
     src = nn.Sequential(nn.Conv2d(3, 4, 1), nn.BatchNorm2d(4), nn.Conv2d(4, 2, 1))
     dst = nn.Sequential(nn.Conv2d(3, 4, 1), nn.BatchNorm2d(4), nn.Conv2d(4, 3, 1))
@@ -59,16 +59,17 @@ def test_load_weights_logs_what_does_not_match(tmp_path):
     state['module.head.weight'] = torch.ones(1)
     torch.save(dict(state_dict=state), str(tmp_path / 'ckpt.pth'))
     with LogCapture() as log:
-        report = load_weights(dst, str(tmp_path / 'ckpt.pth'))
+        report = load_weights(dst, str(tmp_path / 'ckpt.pth'), strict=False)
     assert report['missing'] == ['0.bias']
     assert report['unexpected'] == ['head.weight']
-    assert report['mismatched'] == ['2.weight', '2.bias']
+    assert [key for key, _, _ in report['mismatched']] == ['2.weight', '2.bias']
+    assert report['mismatched'][0][1:] == ((2, 4, 1, 1), (3, 4, 1, 1))  # checkpoint, model
     torch.testing.assert_close(dst[0].weight, src[0].weight)
     torch.testing.assert_close(dst[1].running_var, src[1].running_var)
     text = '\n'.join(log.messages)
-    assert 'strict=False' in text and 'missing keys (1' in text and '0.bias' in text
-    assert 'unexpected keys (1' in text and 'head.weight' in text
-    assert 'shape-mismatched keys (2' in text
+    assert 'strict=False' in text and '1 key(s) of the model missing' in text and '0.bias' in text
+    assert '1 key(s) of the checkpoint the model does not have: head.weight' in text
+    assert '2 key(s) with another shape' in text
     # an exact match logs nothing
     del state['module.head.weight']
     state['module.0.bias'] = src[0].bias.detach()
@@ -77,6 +78,79 @@ def test_load_weights_logs_what_does_not_match(tmp_path):
         report = load_weights(src, str(tmp_path / 'exact.pth'))
     assert not any(report.values())
     assert not [m for m in log.messages if 'does not match' in m]
+
+
+def _two_nets():
+    torch.manual_seed(0)
+    src = nn.Sequential(nn.Conv2d(3, 4, 1), nn.BatchNorm2d(4), nn.Conv2d(4, 2, 1))
+    dst = nn.Sequential(nn.Conv2d(3, 4, 1), nn.BatchNorm2d(4), nn.Conv2d(4, 3, 1))
+    return src, dst
+
+
+def test_load_weights_refuses_another_configuration(tmp_path):
+    """strict (default): other shapes raise, listing both shapes and the file,
+    before anything is loaded."""
+    from mmdense.utils.checkpoint_compat import CheckpointMismatchError
+    src, dst = _two_nets()
+    path = str(tmp_path / 'other.pth')
+    torch.save(dict(state_dict={f'module.{k}': v for k, v in src.state_dict().items()}), path)
+    before = {k: v.clone() for k, v in dst.state_dict().items()}
+    with pytest.raises(CheckpointMismatchError) as err:
+        load_weights(dst, path)
+    text = str(err.value)
+    assert path in text and '2 key(s) with another shape' in text
+    assert '2.weight: (2, 4, 1, 1) in the checkpoint, (3, 4, 1, 1) in the model' in text
+    assert '2.bias: (2,) in the checkpoint, (3,) in the model' in text
+    for key, value in dst.state_dict().items():  # nothing was loaded
+        torch.testing.assert_close(value, before[key])
+
+
+def test_load_weights_refuses_missing_keys_and_nan(tmp_path):
+    from mmdense.utils.checkpoint_compat import (CheckpointMismatchError,
+                                                 NonFiniteCheckpointError)
+    src, _ = _two_nets()
+    dst = nn.Sequential(nn.Conv2d(3, 4, 1), nn.BatchNorm2d(4), nn.Conv2d(4, 2, 1))
+    state = dict(src.state_dict())
+    del state['2.bias']
+    path = str(tmp_path / 'partial.pth')
+    torch.save(dict(state_dict=state), path)
+    with pytest.raises(CheckpointMismatchError, match=r'1 key\(s\) of the model missing '
+                       r'from the checkpoint: 2.bias'):
+        load_weights(dst, path)
+    # the escape hatch: a deliberate partial load
+    report = load_weights(dst, path, strict=False)
+    assert report['missing'] == ['2.bias']
+    torch.testing.assert_close(dst[2].weight, src[2].weight)
+    # NaN weights
+    state = dict(src.state_dict())
+    state['0.weight'] = state['0.weight'].clone()
+    state['0.weight'][0] = float('nan')
+    nan = str(tmp_path / 'nan.pth')
+    torch.save(dict(state_dict=state), nan)
+    with pytest.raises(NonFiniteCheckpointError, match='0.weight') as err:
+        load_weights(dst, nan)
+    assert nan in str(err.value)
+    # BatchNorm's num_batches_tracked may be absent (torch fills it in)
+    state = {k: v for k, v in src.state_dict().items() if 'num_batches_tracked' not in k}
+    torch.save(dict(state_dict=state), str(tmp_path / 'old.pth'))
+    assert not any(load_weights(dst, str(tmp_path / 'old.pth'))['mismatched'])
+
+
+def test_check_state_dict_matches_directly():
+    from mmdense.utils.checkpoint_compat import (CheckpointMismatchError,
+                                                 check_state_dict_matches)
+    src, dst = _two_nets()
+    with pytest.raises(CheckpointMismatchError) as err:
+        check_state_dict_matches(dst, dict(state_dict=src.state_dict()), 'x.pth',
+                                 allow_missing=True, purpose='would do harm')
+    assert 'Checkpoint x.pth does not fit the Sequential model' in str(err.value)
+    assert 'Loading it anyway would do harm.' in str(err.value)
+    # missing keys allowed on request, shape mismatches never
+    partial = {k: v for k, v in dst.state_dict().items() if k.startswith('0.')}
+    report = check_state_dict_matches(dst, partial, 'p.pth', allow_missing=True)
+    assert report['missing'] and not report['mismatched']
+    with pytest.raises(CheckpointMismatchError, match='missing from the checkpoint'):
+        check_state_dict_matches(dst, partial, 'p.pth')
 
 
 def test_load_model_and_loader(tmp_path):

@@ -1,6 +1,7 @@
 # Copyright (c) mmdense contributors. All rights reserved.
 """tools/train.py and tools/test.py: argument parsing, config merging, --amp."""
 import importlib.util
+import os
 import os.path as osp
 import subprocess
 import sys
@@ -136,6 +137,9 @@ def _register_toy_components():
 def test_train_main_amp_one_step_on_cpu(tmp_path, monkeypatch):
     if torch.cuda.is_available():
         pytest.skip('checks the CPU path of --amp')
+    # bf16 autocast on a CPU with native bf16 (the fp32 fallback elsewhere is
+    # tested in tests/test_engine/test_optimizers/test_amp_optim_wrapper.py)
+    monkeypatch.setenv('MMDENSE_ASSUME_BF16', '1')
     _register_toy_components()
     cfg_file = tmp_path / 'toy_amp.py'
     cfg_file.write_text(
@@ -161,3 +165,23 @@ def test_train_main_amp_one_step_on_cpu(tmp_path, monkeypatch):
     assert LOSS_DTYPES == [torch.bfloat16]
     dumped = Config.fromfile(str(tmp_path / 'wd' / 'toy_amp.py'))
     assert dumped.optim_wrapper.type == 'CPUAmpOptimWrapper'
+
+
+@pytest.mark.slow
+def test_dist_train_sh_with_one_process_on_cpu(tmp_path):
+    """``tools/dist_train.sh CONFIG 1`` trains on a CPU-only machine: the
+    paper configs' NCCL backend becomes gloo without CUDA."""
+    from tests.harness.gloo import free_port
+    from tests.harness.reliability import subprocess_env, tiny_config
+    config = tiny_config(str(tmp_path / 'cfg.py'), max_iters=2, interval=2,
+                         env_cfg=dict(dist_cfg=dict(backend='nccl')))
+    env = subprocess_env()
+    env['PATH'] = osp.dirname(sys.executable) + os.pathsep + env.get('PATH', '')
+    env['PORT'] = str(free_port())
+    proc = subprocess.run(['bash', osp.join(REPO_ROOT, 'tools', 'dist_train.sh'), config, '1',
+                           '--work-dir', str(tmp_path / 'work')], env=env, capture_output=True,
+                          text=True, timeout=600)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    assert 'nccl -> gloo' in out
+    assert (tmp_path / 'work' / 'iter_2.pth').exists()

@@ -67,8 +67,25 @@ def test_unsafe_checkpoint_refused_by_mmengine_loaders(tmp_path, monkeypatch):
         message = str(err.value)
         assert f'Refused to load checkpoint {path!r}' in message, message
         assert 'Unsupported global' in message and 'nothing in the file was executed' in message
+        # the whole dotted name of what it wanted (pathlib.Path.touch pickles
+        # as getattr(pathlib.Path, 'touch') at protocol 2)
+        assert 'offending global: builtins.getattr' in message, message
+        assert err.value.offending_global == 'builtins.getattr'
         assert isinstance(err.value, pickle.UnpicklingError)
         assert not marker.exists()
+
+
+def test_install_is_idempotent():
+    """Repeated calls (tools, SafeCheckpointHook, mmdense.safety) change nothing more."""
+    from mmengine.fileio.backends import prefix_to_backends
+    from mmengine.runner.checkpoint import CheckpointLoader
+    install_checkpoint_safety()
+    state = (dict(CheckpointLoader._schemes), list(torch.serialization.get_safe_globals()),
+             prefix_to_backends[''])
+    install_checkpoint_safety()
+    import mmdense.safety  # noqa: F401
+    assert (dict(CheckpointLoader._schemes), list(torch.serialization.get_safe_globals()),
+            prefix_to_backends['']) == state
 
 
 def test_unsafe_checkpoint_refused_on_resume_and_test(tmp_path):

@@ -9,18 +9,8 @@ from mmengine.config import Config
 from mmdense.registry import MODELS
 from mmdense.utils.config_validation import ConfigError, validate_config
 
+from tests.harness.configs import config_problems
 from tests.harness.reliability import DEMO, REPO
-
-
-@pytest.fixture
-def demo():
-    return Config.fromfile(DEMO)
-
-
-def _problems(cfg, mode='train'):
-    with pytest.raises(ConfigError) as err:
-        validate_config(cfg, mode)
-    return str(err.value)
 
 
 CONFIGS = sorted(p for p in glob.glob(osp.join(REPO, 'configs', '**', '*.py'), recursive=True)
@@ -46,7 +36,7 @@ def test_unknown_key_named_with_suggestion(demo):
     demo.model.grouping.num_prototype = 8
     demo.train_dataloader.batchsize = 4
     demo.train_dataloader.dataset.pipeline[0].sizes = 48
-    text = _problems(demo)
+    text = config_problems(demo)
     assert ("model.grouping.num_prototype: unknown argument of SemanticGrouping "
             "(did you mean 'num_prototypes'?)") in text
     assert "train_dataloader.batchsize: unknown dataloader argument (did you mean 'batch_size'?)" \
@@ -59,7 +49,7 @@ def test_unknown_key_named_with_suggestion(demo):
 def test_unknown_type_named(demo):
     demo.model.neck.type = 'MLPNek'
     demo.default_hooks.checkpoint.type = 'CheckpointHok'
-    text = _problems(demo)
+    text = config_problems(demo)
     assert "model.neck.type: unknown model type 'MLPNek' (did you mean 'MLPNeck'?)" in text
     assert "default_hooks.checkpoint.type: unknown hook type 'CheckpointHok'" in text
 
@@ -69,7 +59,7 @@ def test_wrong_types_named(demo):
     demo.model.group_loss_weight = 'half'
     demo.train_dataloader.num_workers = 1.5
     demo.optim_wrapper.optimizer.lr = '2.0'
-    text = _problems(demo)
+    text = config_problems(demo)
     assert "model.grouping.num_prototypes: expected int for SemanticGrouping(num_prototypes=...)" \
         ", got str '8'" in text
     assert 'model.group_loss_weight: expected float' in text
@@ -80,21 +70,21 @@ def test_wrong_types_named(demo):
 def test_too_few_prototypes(demo):
     demo.model.grouping.num_prototypes = 1
     demo.model.group_loss.num_prototypes = 1
-    assert 'model.grouping.num_prototypes: K must be >= 2' in _problems(demo)
+    assert 'model.grouping.num_prototypes: K must be >= 2' in config_problems(demo)
     demo.model.grouping.num_prototypes = 8
     demo.model.group_loss.num_prototypes = 6
     assert 'model.group_loss.num_prototypes: 6 differs from model.grouping.num_prototypes = 8' \
-        in _problems(demo, 'test')
+        in config_problems(demo, 'test')
 
 
 def test_batch_sizes(demo, monkeypatch):
     demo.train_dataloader.batch_size = 1
-    assert 'train_dataloader.batch_size: must be >= 2 per process' in _problems(demo)
+    assert 'train_dataloader.batch_size: must be >= 2 per process' in config_problems(demo)
     cfg = Config.fromfile(osp.join(REPO, 'configs', 'slotcon', 'slotcon_resnet50_8xb64-coslr-800e_coco.py'))
     cfg.launcher = 'pytorch'
     monkeypatch.setenv('WORLD_SIZE', '3')  # 512 images per step cannot be split in 3
     assert 'auto_scale_lr.base_batch_size: the learning rate is set for 512 images per step, ' \
-        'which 3 processes cannot share equally' in _problems(cfg)
+        'which 3 processes cannot share equally' in config_problems(cfg)
     cfg.auto_scale_lr.enable = True  # --auto-scale-lr rescales instead
     validate_config(cfg)
     monkeypatch.setenv('WORLD_SIZE', '4')  # divisible but 4 x 64 != 512: a warning
@@ -107,7 +97,7 @@ def test_batch_sizes(demo, monkeypatch):
 
 def test_crop_larger_than_the_images(demo):
     demo.train_dataloader.dataset.img_size = 64
-    text = _problems(demo)
+    text = config_problems(demo)
     assert 'train_dataloader.dataset.pipeline.0.view_groups.0.size: crop 96 x 96 is larger than the images ' \
         '(train_dataloader.dataset.img_size = 64 x 64)' in text
 

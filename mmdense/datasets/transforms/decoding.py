@@ -2,12 +2,15 @@
 """Decoding image bytes to 8-bit BGR, and telling a broken file from an odd
 but valid one (see :class:`~mmdense.datasets.transforms.RobustLoadImageFromFile`)."""
 import io
-from typing import Optional, Sequence
+import re
+import warnings
+from typing import NamedTuple, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
 
 from .bad_samples import CorruptImageError
+
 
 def sniff_format(data: bytes) -> Optional[str]:
     if data[:3] == b'\xff\xd8\xff':
@@ -25,24 +28,149 @@ def sniff_format(data: bytes) -> Optional[str]:
     return None
 
 
+#: Default cap on the pixels an image may claim in its header: 2**28
+#: (16384 x 16384; 768 MiB once decoded to 8-bit BGR), well above any real
+#: photo (a 200-megapixel phone photo is 16320 x 12240 = 199.8 M pixels).
+DEFAULT_MAX_PIXELS = 1 << 28
+
+# a marker: one or more 0xFF fill bytes, then a byte that is not 0x00 (a
+# stuffed 0xFF of entropy-coded data), RST0-7 (inside a scan) or 0xFF
+_JPEG_MARKER = re.compile(rb'\xff+([^\x00\xd0-\xd7\xff])')
+# start-of-frame markers (whose segment holds the image size); not DHT (C4),
+# JPG (C8) or DAC (CC)
+_JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+
+
+class JpegStructure(NamedTuple):
+    """What :func:`jpeg_structure` found: ``end`` is the index just after the
+    end-of-image marker (None if the data ends before one), ``size`` the
+    ``(width, height)`` of the first frame header (None if none was reached),
+    ``scans`` the number of start-of-scan segments before the end."""
+    end: Optional[int]
+    size: Optional[Tuple[int, int]]
+    scans: int
+
+
+def jpeg_structure(data: bytes) -> JpegStructure:
+    """Walk a JPEG's marker segments from its start-of-image marker.
+
+    The walk reads markers the way libjpeg does: a marker is ``FF`` (plus any
+    ``FF`` fill bytes) and a code other than ``00``, ``D0``-``D7`` and ``FF``;
+    a marker with a payload is followed by a 2-byte length and the walk jumps
+    over it (so an EXIF thumbnail, a whole JPEG inside an APP1 segment, is
+    never mistaken for the end of the image); bytes between segments and the
+    entropy-coded data of each scan (where ``FF`` is stuffed as ``FF 00`` and
+    only restart markers may appear) are scanned for the next marker. The
+    image ends at the first end-of-image marker (``FF D9``) met this way.
+    """
+    n = len(data)
+    pos, size, scans = 2, None, 0
+    while True:
+        found = _JPEG_MARKER.search(data, pos)
+        if found is None:
+            return JpegStructure(None, size, scans)
+        code, pos = found.group(1)[0], found.end()
+        if code == 0xD9:
+            return JpegStructure(pos, size, scans)
+        if code in (0x01, 0xD8):  # TEM, a stray SOI: no payload
+            continue
+        if pos + 2 > n:
+            return JpegStructure(None, size, scans)
+        length = int.from_bytes(data[pos:pos + 2], 'big')
+        if length < 2:  # a corrupt length: look for the next marker
+            continue
+        if code in _JPEG_SOF and size is None and pos + 7 <= n:
+            height = int.from_bytes(data[pos + 3:pos + 5], 'big')
+            width = int.from_bytes(data[pos + 5:pos + 7], 'big')
+            size = (width, height)
+        if code == 0xDA:
+            scans += 1
+        pos += length
+        if pos > n:
+            return JpegStructure(None, size, scans)
+
+
 def truncation_reason(data: bytes, kind: Optional[str]) -> Optional[str]:
     """Why ``data`` is a truncated JPEG/PNG, or None.
 
-    A JPEG's entropy-coded data cannot contain ``FF D9`` (0xFF bytes there
-    are stuffed with 0x00), so a complete file has an end-of-image marker
-    after its last start-of-scan; an embedded EXIF thumbnail's own EOI comes
-    before the main scan and does not count. Trailing bytes after the EOI are
-    allowed.
+    The rule, for a JPEG: walking its marker segments (:func:`jpeg_structure`)
+    must reach an end-of-image marker (``FF D9``) after at least one
+    start-of-scan segment. An ``FF D9`` inside a segment (an EXIF thumbnail's)
+    does not count, and entropy-coded data cannot contain one (0xFF bytes
+    there are stuffed with 0x00). Whatever follows the end-of-image marker
+    (the video of a phone "motion photo", camera padding) is ignored: the
+    image is ``data[:end]``. A file cut before its end-of-image marker is
+    truncated, also when other bytes follow the cut, unless those bytes
+    happen to hold an ``FF D9`` where a marker may stand, which no check of
+    the structure can tell from a complete file (OpenCV then decodes what it
+    can, as for any damaged scan). For a PNG: an ``IEND`` chunk must exist.
     """
     if kind == 'jpeg':
-        sos = data.rfind(b'\xff\xda')
-        if sos < 0:
-            return 'truncated JPEG (no image data)'
-        if data.find(b'\xff\xd9', sos + 2) < 0:
+        info = jpeg_structure(data)
+        if info.end is None:
+            if info.scans == 0:
+                return 'truncated JPEG (no image data)'
             return 'truncated JPEG (no end-of-image marker after the last scan)'
+        if info.scans == 0:
+            return 'truncated JPEG (no image data)'
     elif kind == 'png' and data.rfind(b'IEND') < 0:
         return 'truncated PNG (no IEND chunk)'
     return None
+
+
+def image_end(data: bytes, kind: Optional[str]) -> int:
+    """Length of the image proper: a JPEG ends at its end-of-image marker
+    (trailing data dropped); other formats are kept whole."""
+    if kind == 'jpeg':
+        end = jpeg_structure(data).end
+        if end is not None:
+            return end
+    return len(data)
+
+
+def image_size(data: bytes, kind: Optional[str] = None) -> Optional[Tuple[int, int]]:
+    """``(width, height)`` claimed by an image's header, without decoding its
+    pixels; None when it cannot be told (not an image, or a format neither
+    parsed here nor known to PIL).
+
+    JPEG (first frame header) and PNG (``IHDR``) are parsed here; the other
+    formats are opened lazily by PIL (``Image.open`` reads the header only).
+    A file so large that PIL refuses to open it (``DecompressionBombError``:
+    more than twice ``Image.MAX_IMAGE_PIXELS``, 178,956,970 pixels by
+    default) raises :class:`CorruptImageError`.
+    """
+    if kind is None:
+        kind = sniff_format(data)
+    if kind == 'png':
+        if len(data) >= 24 and data[12:16] == b'IHDR':
+            return int.from_bytes(data[16:20], 'big'), int.from_bytes(data[20:24], 'big')
+        return None
+    if kind == 'jpeg':
+        return jpeg_structure(data).size
+    from PIL import Image
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as im:
+                return im.size
+    except Image.DecompressionBombError as err:
+        raise CorruptImageError(f'claims too many pixels: {err}') from None
+    except Exception:  # not readable by PIL: decoding will tell
+        return None
+
+
+def check_pixels(data: bytes, max_pixels: Optional[int], kind: Optional[str] = None) -> None:
+    """Raise :class:`CorruptImageError` if the header of ``data`` claims more
+    than ``max_pixels`` pixels (None: no cap), before anything is decoded."""
+    if max_pixels is None:
+        return
+    size = image_size(data, kind)
+    if size is not None and size[0] * size[1] > max_pixels:
+        width, height = size
+        raise CorruptImageError(
+            f'claims {width} x {height} = {width * height:,} pixels, more than '
+            f'max_pixels={max_pixels:,} (a decompression bomb, or an image too large to '
+            f'decode safely)')
 
 
 def exif_orientation(data: bytes) -> int:
@@ -135,15 +263,23 @@ def _decode_with_pil(data: bytes) -> np.ndarray:
         return np.asarray(im.convert('RGB'))[:, :, ::-1]
 
 
-def decode_image(data: bytes, alpha_background: Optional[Sequence[int]] = None) -> np.ndarray:
+def decode_image(data: bytes, alpha_background: Optional[Sequence[int]] = None,
+                 max_pixels: Optional[int] = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """Decode an encoded image to 8-bit BGR ``H x W x 3`` (orientation
-    applied), or raise :class:`CorruptImageError` saying why it cannot be."""
+    applied), or raise :class:`CorruptImageError` saying why it cannot be.
+
+    An image whose header claims more than ``max_pixels`` pixels (None: no
+    cap) is refused before decoding; a JPEG is decoded up to its end-of-image
+    marker (see :func:`truncation_reason` for what follows it).
+    """
     if len(data) == 0:
         raise CorruptImageError('empty (0-byte) file')
     kind = sniff_format(data)
     reason = truncation_reason(data, kind)
     if reason:
         raise CorruptImageError(reason)
+    check_pixels(data, max_pixels, kind)
+    data = data[:image_end(data, kind)]
     buf = np.frombuffer(data, dtype=np.uint8)
     if kind == 'jpeg':  # CMYK and gray are converted by libjpeg / OpenCV
         img = cv2.imdecode(buf, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)

@@ -1,6 +1,10 @@
 # Copyright (c) mmdense contributors. All rights reserved.
 from .bad_sample_hook import BadSampleReportHook
 from .checkpoint_hook import SafeCheckpointHook
+from .checkpoint_match_hook import CheckpointMatchHook
+from .precise_bn_hook import PreciseBNHook
 from .random_state_hook import RandomStateHook
+from .train_data_check_hook import TrainDataCheckHook
 
-__all__ = ['BadSampleReportHook', 'RandomStateHook', 'SafeCheckpointHook']
+__all__ = ['BadSampleReportHook', 'CheckpointMatchHook', 'PreciseBNHook', 'RandomStateHook',
+           'SafeCheckpointHook', 'TrainDataCheckHook']

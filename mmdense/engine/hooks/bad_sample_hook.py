@@ -12,20 +12,86 @@ the records while training, warns **once per file** (path and reason), logs
 a summary at the end of every epoch (and of training), and keeps
 ``<work_dir>/bad_samples.json`` up to date: every skipped file with its
 reason and how many times it was skipped.
+
+The record folder is ``<tmp>/mmdense-bad-samples-<pid>-XXXX`` (``<tmp>``:
+``tempfile.gettempdir()``, i.e. ``$TMPDIR`` or ``/tmp``). It is removed at
+the end of the run, when training fails with an exception (after the report
+is written: a run stopped by ``AllSamplesInvalidError`` or
+``max_skipped_fraction`` still leaves its ``bad_samples.json``), and at
+interpreter exit; a run killed outright (SIGKILL, out of memory) cannot
+clean up, so every new hook first removes the record folders of processes
+of this host that no longer exist.
 """
+import functools
 import json
 import os
 import os.path as osp
+import re
 import shutil
+import socket
 import tempfile
+import weakref
 from typing import Dict, List, Optional
 
 from mmengine.dist import all_gather_object, get_world_size, is_main_process
 from mmengine.hooks import Hook
+from mmengine.runner import BaseLoop
 
-from mmdense.datasets.transforms.bad_samples import BAD_SAMPLE_DIR_ENV
+from mmdense.datasets.transforms.bad_samples import BAD_SAMPLE_DIR_ENV, display_path
 from mmdense.utils.fileio import atomic_write_text
 from mmdense.registry import HOOKS
+
+RECORD_DIR_PREFIX = 'mmdense-bad-samples-'
+_OWNER_FILE = 'owner.json'
+_RECORD_DIR_RE = re.compile(re.escape(RECORD_DIR_PREFIX) + r'(\d+)-')
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. another user's process
+        return True
+    return True
+
+
+def sweep_stale_record_dirs(root: Optional[str] = None) -> List[str]:
+    """Remove the record folders left in ``root`` (default: the temp folder)
+    by runs that were killed: those whose ``owner.json`` names this host and
+    a process that no longer exists. Returns the folders removed."""
+    root = root or tempfile.gettempdir()
+    removed = []
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return removed
+    host = socket.gethostname()
+    for name in names:
+        match = _RECORD_DIR_RE.match(name)
+        if not match:
+            continue
+        path = osp.join(root, name)
+        try:
+            with open(osp.join(path, _OWNER_FILE)) as f:
+                owner = json.load(f)
+        except (OSError, ValueError):
+            continue  # not ours to judge (or being created right now)
+        if owner.get('host') != host or int(owner.get('pid', -1)) != int(match.group(1)):
+            continue
+        if not _pid_alive(int(match.group(1))):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+def _remove_record_dir(path: str, pid: int) -> None:
+    """Finalizer: remove ``path``, in the process that made it only (never
+    in a forked dataloader worker)."""
+    if os.getpid() == pid:
+        shutil.rmtree(path, ignore_errors=True)
+        if os.environ.get(BAD_SAMPLE_DIR_ENV) == path:
+            del os.environ[BAD_SAMPLE_DIR_ENV]
 
 
 @HOOKS.register_module()
@@ -54,7 +120,12 @@ class BadSampleReportHook(Hook):
         self.interval = max(1, int(interval))
         self.max_skipped_fraction = max_skipped_fraction
         self.report_file = report_file
-        self.record_dir = tempfile.mkdtemp(prefix='mmdense-bad-samples-')
+        sweep_stale_record_dirs()
+        pid = os.getpid()
+        self.record_dir = tempfile.mkdtemp(prefix=f'{RECORD_DIR_PREFIX}{pid}-')
+        with open(osp.join(self.record_dir, _OWNER_FILE), 'w') as f:
+            json.dump(dict(host=socket.gethostname(), pid=pid), f)
+        self._finalizer = weakref.finalize(self, _remove_record_dir, self.record_dir, pid)
         os.environ[BAD_SAMPLE_DIR_ENV] = self.record_dir
         self._offsets: Dict[str, int] = {}
         self.files: Dict[str, dict] = {}  # path -> dict(reason, kind, count)
@@ -67,6 +138,8 @@ class BadSampleReportHook(Hook):
         if not osp.isdir(self.record_dir):
             return new
         for name in sorted(os.listdir(self.record_dir)):
+            if not name.endswith('.jsonl'):
+                continue
             path = osp.join(self.record_dir, name)
             start = self._offsets.get(name, 0)
             try:
@@ -89,8 +162,9 @@ class BadSampleReportHook(Hook):
                                                    kind=rec.get('kind', 'image'), count=1)
                     new.append(rec['path'])
                     if runner is not None:
-                        runner.logger.warning(f"Skipped {rec.get('kind', 'image')} "
-                                              f"{rec['path']}: {rec.get('reason', '')}")
+                        runner.logger.warning(
+                            f"Skipped {rec.get('kind', 'image')} {display_path(rec['path'])}: "
+                            f"{display_path(rec.get('reason', ''))}")
                 else:
                     entry['count'] += 1
         return new
@@ -116,14 +190,17 @@ class BadSampleReportHook(Hook):
         files = self._merged()
         self.epoch_skips = 0
         if files and is_main_process():
-            atomic_write_text(
-                json.dumps(dict(num_files=len(files), files=files), indent=2, sort_keys=True),
-                osp.join(runner.work_dir, self.report_file))
+            self._write_report(runner, files)
         if skips or files:
             runner.logger.warning(
                 f'{when}: {skips} samples skipped; {len(files)} distinct unreadable files so far '
                 f'(listed in {osp.join(runner.work_dir, self.report_file)}).')
         self._check_fraction(runner, files)
+
+    def _write_report(self, runner, files: Dict[str, dict]) -> None:
+        atomic_write_text(
+            json.dumps(dict(num_files=len(files), files=files), indent=2, sort_keys=True),
+            osp.join(runner.work_dir, self.report_file))
 
     def _check_fraction(self, runner, files: Dict[str, dict]) -> None:
         if self.max_skipped_fraction is None:
@@ -138,7 +215,46 @@ class BadSampleReportHook(Hook):
                 f'max_skipped_fraction={self.max_skipped_fraction}); see '
                 f'{osp.join(runner.work_dir, self.report_file)}. Check the data path and disk.')
 
+    def cleanup(self) -> None:
+        """Remove the record folder (and the variable naming it)."""
+        self._finalizer()
+
+    def _on_failure(self, runner) -> None:
+        """Training raised: report what this process collected (no
+        collective call: the other ranks may not have failed), clean up.
+        Never raises (the training error is the one to see)."""
+        try:
+            self.collect(runner)
+            if self.files and is_main_process():
+                self._write_report(runner, dict(self.files))
+                runner.logger.error(
+                    f'Training failed; {len(self.files)} distinct unreadable files were '
+                    f'skipped so far (listed in '
+                    f'{osp.join(runner.work_dir, self.report_file)}).')
+        except Exception as err:  # noqa: BLE001
+            runner.logger.error(f'BadSampleReportHook: could not write the report: {err!r}')
+        finally:
+            self.cleanup()
+
     # ------------------------------------------------------------ hook points
+    def before_run(self, runner) -> None:
+        # mmengine calls no hook when training raises: wrap the loop's run()
+        loop = getattr(runner, '_train_loop', None)
+        if not isinstance(loop, BaseLoop) or getattr(loop.run, '_bad_sample_guard', False):
+            return
+        run = loop.run
+
+        @functools.wraps(run)
+        def guarded_run(*args, **kwargs):
+            try:
+                return run(*args, **kwargs)
+            except BaseException:
+                self._on_failure(runner)
+                raise
+
+        guarded_run._bad_sample_guard = True
+        loop.run = guarded_run
+
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
         if self.every_n_train_iters(runner, self.interval):
             self.collect(runner)
@@ -149,6 +265,4 @@ class BadSampleReportHook(Hook):
 
     def after_run(self, runner) -> None:
         self.collect(runner)
-        if os.environ.get(BAD_SAMPLE_DIR_ENV) == self.record_dir:
-            del os.environ[BAD_SAMPLE_DIR_ENV]
-        shutil.rmtree(self.record_dir, ignore_errors=True)
+        self.cleanup()

@@ -19,31 +19,29 @@ Differences from mmengine's ``CheckpointHook`` (all arguments are shared):
    a newer complete checkpoint exists next to it (the job died between the
    save and the pointer update), the newest complete checkpoint matching
    ``filename_tmpl`` is resumed instead, with a warning.
+4. **A sha256 sidecar per checkpoint.** ``iter_8.pth.sha256`` (``sha256sum``
+   format, written atomically after the checkpoint and before
+   ``last_checkpoint``) is checked whenever the checkpoint is loaded through
+   mmdense's local loader (resume, ``load_from``, ``tools/test.py``): a file
+   changed on disk since it was written is refused with an error naming it.
+5. **Checkpoint safety is installed** (``install_checkpoint_safety``) when
+   the hook is built, i.e. while the runner is constructed and before it
+   loads any checkpoint (``load_from``, resume, ``init_cfg`` Pretrained all
+   happen in ``runner.train()`` / ``test()``).
 """
 import os
 import os.path as osp
 import re
 from typing import List, Optional, Tuple
 
-import torch
 from mmengine.dist import is_main_process
 from mmengine.hooks import CheckpointHook
 
 from mmdense.utils.fileio import atomic_write_text
 from mmdense.registry import HOOKS
-from mmdense.utils.checkpoint import install_checkpoint_safety, is_complete_checkpoint
-
-
-def nonfinite_tensors(state_dict: dict, limit: int = 5) -> List[str]:
-    """Names (at most ``limit``) of floating-point tensors holding NaN/Inf."""
-    bad = []
-    for name, value in state_dict.items():
-        if (isinstance(value, torch.Tensor) and value.is_floating_point()
-                and not bool(torch.isfinite(value).all())):
-            bad.append(name)
-            if len(bad) >= limit:
-                break
-    return bad
+from mmdense.utils.checkpoint import (DIGEST_SUFFIX, install_checkpoint_safety,
+                                      is_complete_checkpoint, write_checkpoint_digest)
+from mmdense.utils.checkpoint_compat import nonfinite_tensors
 
 
 @HOOKS.register_module()
@@ -54,16 +52,21 @@ class SafeCheckpointHook(CheckpointHook):
     Args:
         check_finite (bool): refuse to save a model holding NaN/Inf.
             Defaults to True.
+        write_digest (bool): write a ``.sha256`` sidecar beside each local
+            checkpoint, checked when it is loaded. Defaults to True.
         **kwargs: the arguments of mmengine's ``CheckpointHook``
             (``interval``, ``by_epoch``, ``max_keep_ckpts`` ...).
     """
 
-    def __init__(self, *args, check_finite: bool = True, **kwargs) -> None:
+    def __init__(self, *args, check_finite: bool = True, write_digest: bool = True,
+                 **kwargs) -> None:
+        # weights-only loading for every scheme + atomic local writes, before
+        # the runner loads or saves anything (explicit and idempotent; importing
+        # mmdense installs nothing)
+        install_checkpoint_safety()
         super().__init__(*args, **kwargs)
         self.check_finite = check_finite
-        # atomic local writes + safe loading (idempotent; also done when
-        # mmdense.engine is imported)
-        install_checkpoint_safety()
+        self.write_digest = write_digest
 
     # ------------------------------------------------------------ resume
     def before_run(self, runner) -> None:
@@ -155,6 +158,9 @@ class SafeCheckpointHook(CheckpointHook):
         ckpt_filename = self.filename_tmpl.format(step)
         self.last_ckpt = self.file_backend.join_path(self.out_dir, ckpt_filename)
         runner.message_hub.update_info('last_ckpt', self.last_ckpt)
+        local = self.write_digest and '://' not in str(self.last_ckpt)
+        if local and is_main_process():  # a stale sidecar would not match the new file
+            self._remove_digest(self.last_ckpt)
         runner.save_checkpoint(
             self.out_dir,
             ckpt_filename,
@@ -167,6 +173,8 @@ class SafeCheckpointHook(CheckpointHook):
             **self.args)
         if not is_main_process():
             return
+        if local and osp.isfile(self.last_ckpt):  # (deepspeed checkpoints are folders)
+            write_checkpoint_digest(self.last_ckpt)
         atomic_write_text(self.last_ckpt, osp.join(runner.work_dir, 'last_checkpoint'))
         if outdated is not None and outdated != step:
             path = self.file_backend.join_path(self.out_dir, self.filename_tmpl.format(outdated))
@@ -174,3 +182,12 @@ class SafeCheckpointHook(CheckpointHook):
                 self.file_backend.remove(path)
             elif self.file_backend.isdir(path):  # deepspeed checkpoints are folders
                 self.file_backend.rmtree(path)
+            if '://' not in str(path):
+                self._remove_digest(path)
+
+    @staticmethod
+    def _remove_digest(path: str) -> None:
+        try:
+            os.remove(str(path) + DIGEST_SUFFIX)
+        except OSError:
+            pass

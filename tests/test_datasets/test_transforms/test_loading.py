@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from mmdense.datasets.transforms.bad_samples import BAD_SAMPLE_DIR_ENV, CorruptImageError
+from mmdense.datasets.transforms.bad_samples import CorruptImageError
 from mmdense.datasets.transforms.decoding import apply_orientation, decode_image
 from mmdense.datasets.transforms.loading import RobustLoadImageFromFile
 
@@ -33,21 +33,6 @@ def _load(path, **kwargs):
 
 def _jpeg_bytes(img_bgr, quality=95):
     return cv2.imencode('.jpg', img_bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])[1].tobytes()
-
-
-@pytest.fixture
-def records(tmp_path, monkeypatch):
-    """Skips recorded by the transform, as BadSampleReportHook reads them."""
-    folder = tmp_path / 'records'
-    folder.mkdir()
-    monkeypatch.setenv(BAD_SAMPLE_DIR_ENV, str(folder))
-
-    def read():
-        out = []
-        for name in os.listdir(folder):
-            out += [json.loads(line) for line in open(folder / name)]
-        return out
-    return read
 
 
 # ---------------------------------------------------------------- broken files

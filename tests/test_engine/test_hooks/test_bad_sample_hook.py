@@ -48,3 +48,46 @@ def test_training_skips_and_reports_broken_files(tmp_path):
         assert len(re.findall(rf'Skipped image {re.escape(str(path))}: ', log)) == 1, log[-3000:]
     assert re.search(r'\d+ samples skipped; 2 distinct unreadable files', log)
     assert osp.isfile(work / 'iter_10.pth')
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(400)
+def test_killed_run_leaves_no_temporary_folder(tmp_path, monkeypatch):
+    """A SIGKILLed run cannot clean up: its record folder in the temp folder
+    names its process, and the next run's hook removes it."""
+    import os
+    import tempfile
+    from mmdense.datasets.transforms.bad_samples import BAD_SAMPLE_DIR_ENV
+    from mmdense.engine.hooks.bad_sample_hook import BadSampleReportHook
+    from tests.harness.reliability import sigkill, start_train, tiny_config, wait_for
+    tmp_root = tmp_path / 'tmp'
+    tmp_root.mkdir()
+
+    def ours():
+        return sorted(n for n in os.listdir(tmp_root) if n.startswith('mmdense-'))
+
+    marker = tmp_path / 'at_2'
+    cfg = tiny_config(str(tmp_path / 'cfg.py'), max_iters=8, interval=8, custom_hooks=[
+        dict(type='BadSampleReportHook'), dict(type='GateHook', at=2, marker=str(marker))])
+    monkeypatch.setenv('TMPDIR', str(tmp_root))  # inherited by the training process
+    proc = start_train(cfg, tmp_path / 'work')
+    try:
+        wait_for(str(marker), proc)
+        (left, ) = ours()
+    finally:
+        sigkill(proc)
+    assert left.startswith(f'mmdense-bad-samples-{proc.pid}-'), left
+    assert ours() == [left]  # killed: nothing could run
+    # the next run's hook removes it (the folders of live processes stay)
+    monkeypatch.setattr(tempfile, 'tempdir', str(tmp_root))
+    monkeypatch.delenv(BAD_SAMPLE_DIR_ENV, raising=False)
+    hook = BadSampleReportHook()
+    other = BadSampleReportHook()
+    assert ours() == sorted([osp.basename(hook.record_dir), osp.basename(other.record_dir)])
+    other.cleanup()
+    assert ours() == [osp.basename(hook.record_dir)]
+    del hook  # garbage-collected: its folder goes too
+    import gc
+    gc.collect()
+    assert ours() == []
+    assert BAD_SAMPLE_DIR_ENV not in os.environ
