@@ -6,10 +6,11 @@ root registries), so a config with ``default_scope='mmdense'`` finds mmdense's
 own components first and falls back to mmpretrain's (``ResNet``, ``LARS``,
 ``CosineEMA``, ``SelfSupDataPreprocessor`` ...) and mmengine's. From mmdense's
 scope, components of mmengine's direct children are reached with their scope
-prefix, e.g. ``type='mmseg.FCNHead'``. The reverse does not hold: mmdense's
-registries sit below mmpretrain's, so under ``default_scope='mmseg'`` (the
-downstream configs) name an mmdense class by its import path, e.g.
-``type='mmdense.datasets.coco_stuff27.CocoStuff27Dataset'``.
+prefix, e.g. ``type='mmseg.FCNHead'``. The reverse works too: every mmdense
+registry is also listed among the children of its mmengine root registry
+(:func:`_reachable_from_root`; its parent stays mmpretrain's), so under
+``default_scope='mmseg'`` or ``'mmdet'`` (the downstream configs) an mmdense
+component is named ``type='mmdense.CocoStuff27Dataset'``.
 """
 from mmengine.registry import Registry
 from mmpretrain.registry import DATA_SAMPLERS as MMPRETRAIN_DATA_SAMPLERS
@@ -67,3 +68,24 @@ VISUALIZERS = Registry(
     'visualizer', parent=MMPRETRAIN_VISUALIZERS, locations=['mmdense.visualization'])
 VISBACKENDS = Registry(
     'vis_backend', parent=MMPRETRAIN_VISBACKENDS, locations=['mmdense.visualization'])
+
+
+def _reachable_from_root(registry: Registry) -> None:
+    """List ``registry`` among its root's children under its scope.
+
+    mmengine resolves ``'scope.Name'`` from a sibling package (mmseg, mmdet)
+    by looking the scope up among the *root's* children only; mmdense's
+    registries are grandchildren (below mmpretrain's), so without this entry
+    ``'mmdense.X'`` is not found from mmseg/mmdet-scoped configs. The tree is
+    otherwise unchanged (the parent stays mmpretrain's registry).
+    """
+    root = registry._get_root_registry()
+    if registry.scope not in root._children:
+        root._children[registry.scope] = registry
+
+
+for _registry in (RUNNERS, LOOPS, HOOKS, LOG_PROCESSORS, OPTIMIZERS, OPTIM_WRAPPERS,
+                  OPTIM_WRAPPER_CONSTRUCTORS, PARAM_SCHEDULERS, DATASETS, DATA_SAMPLERS,
+                  TRANSFORMS, MODELS, MODEL_WRAPPERS, WEIGHT_INITIALIZERS, TASK_UTILS, METRICS,
+                  EVALUATORS, VISUALIZERS, VISBACKENDS):
+    _reachable_from_root(_registry)

@@ -5,7 +5,7 @@
 #
 # Idempotent: when everything is already present it only checks imports and
 # returns (seconds). The one slow step, building mmcv 2.1.0 with its C++ ops
-# against the installed torch (~9 min on 2 cores), is cached as a wheel under
+# against the installed torch (about 10 min on 2 cores, built with -g0), is cached as a wheel under
 # ${MMDENSE_CACHE:-~/.cache/mmdense} keyed by mmcv, torch and Python version,
 # so only a machine's first set-up pays for it.
 #
@@ -58,7 +58,7 @@ PYTAG="$("$PY" -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[
 WHEEL_DIR="$CACHE/wheels/mmcv-$MMCV_VERSION-torch$TORCH_VERSION-$PYTAG"
 if ! "$PY" -c "import mmcv, mmcv.ops; assert mmcv.__version__ == '$MMCV_VERSION'" 2>/dev/null; then
   if ! ls "$WHEEL_DIR"/mmcv-*.whl >/dev/null 2>&1; then
-    log "building mmcv $MMCV_VERSION with ops against torch $TORCH_VERSION (one-off, ~9 min on 2 cores)"
+    log "building mmcv $MMCV_VERSION with ops against torch $TORCH_VERSION (one-off, about 10 min on 2 cores)"
     BUILD="$(mktemp -d)"
     trap 'rm -rf "$BUILD"' EXIT
     "${PIP[@]}" download -q --no-deps --no-binary :all: "mmcv==$MMCV_VERSION" -d "$BUILD"

@@ -36,10 +36,12 @@ optim_wrapper = dict(
     constructor='LARSOptimWrapperConstructor',
     # 400 steps instead of ~180k: the paper's absolute LARS lr (2.0, i.e. 1.0 x 512 / 256)
     # rather than its batch-scaled rule (0.125 at batch 32), which barely moves in 400 steps.
-    optimizer=dict(type='LARS', lr=2.0, momentum=0.9, weight_decay=1e-5, eta=0.001),
+    # the official SlotCon LARS (see configs/_base_/schedules/lars_coslr.py for mmpretrain's)
+    optimizer=dict(type='BarlowLARS', lr=2.0, momentum=0.9, weight_decay=1e-5, eta=0.001),
 )
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=warmup_iters),
+    # full lr exactly at iteration warmup_iters, the first cosine iteration
+    dict(type='LinearWarmupLR', start_factor=0.01, by_epoch=False, begin=0, end=warmup_iters),
     dict(type='CosineAnnealingLR', T_max=max_iters - warmup_iters, eta_min=1e-6, by_epoch=False,
          begin=warmup_iters, end=max_iters),
 ]

@@ -13,7 +13,7 @@ model = dict(grouping=dict(num_prototypes=2048))  # K, written once
 max_epochs = 100
 warmup_epochs = 5
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=True, begin=0, end=warmup_epochs,
+    dict(type='LinearWarmupLR', start_factor=0.01, by_epoch=True, begin=0, end=warmup_epochs,
          convert_to_iter_based=True),
     dict(type='CosineAnnealingLR', T_max=max_epochs - warmup_epochs, eta_min=1e-6, by_epoch=True,
          begin=warmup_epochs, end=max_epochs, convert_to_iter_based=True),

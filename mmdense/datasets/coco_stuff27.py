@@ -123,6 +123,14 @@ FINE_HIERARCHY: Dict[str, Tuple[Tuple[int, str], ...]] = {
 }
 
 
+
+def lut_from_table(table: Dict[int, int], ignore_index: int = IGNORE_INDEX) -> np.ndarray:
+    """``(256,)`` uint8 lookup table of ``{label id: class}``; other ids -> ``ignore_index``."""
+    lut = np.full(256, ignore_index, dtype=np.uint8)
+    for label_id, cls in table.items():
+        lut[label_id] = cls
+    return lut
+
 def _make_palette(num: int) -> List[List[int]]:
     """``num`` well-separated RGB colours (golden-ratio hues, 3 tones)."""
     import colorsys
@@ -167,10 +175,7 @@ def fine_to_coarse_lut() -> np.ndarray:
     values 182..254 are not COCO-Stuff labels; they map to 255 here and are
     flagged by :func:`invalid_fine_ids`.
     """
-    lut = np.full(256, IGNORE_INDEX, dtype=np.uint8)
-    for fine_id, coarse_id in fine_to_coarse_table().items():
-        lut[fine_id] = coarse_id
-    return lut
+    return lut_from_table(fine_to_coarse_table())
 
 
 _LUT = fine_to_coarse_lut()

@@ -1,5 +1,6 @@
 # Two overlapping views with BYOL's asymmetric photometric augmentation (SlotCon):
-# RandomResizedCrop 224 (0.08, 1), bicubic, flip 0.5 per view, crop geometry recorded.
+# RandomResizedCrop 224 (0.08, 1), bicubic antialiased like PIL (the official pipeline is
+# torchvision on PIL images), flip 0.5 per view, crop geometry recorded.
 # A pipeline, not a dataset: a method config combines it with a dataset base, e.g.
 #   train_dataloader = dict(dataset=dict(pipeline={{_base_.train_pipeline}}))
 crop_size = 224
@@ -24,11 +25,13 @@ train_pipeline = [
     # skipped and reported (BadSampleReportHook), a missing one stops the run
     dict(type='RobustLoadImageFromFile', invalid='skip'),
     # two 224 views of one group; view 2 must cover >= 1% of its area inside view 1 (SPEC §1);
-    # records each view's crop and flip (overlap boxes are derived by pairwise_overlap_boxes)
+    # records each view's crop and flip (overlap boxes are derived by pairwise_overlap_boxes);
+    # antialias=True resizes each crop like PIL's Image.resize(BICUBIC) (False: OpenCV's
+    # non-antialiased INTER_CUBIC, downscaled views alias)
     dict(type='MultiViewRandomResizedCrop',
          view_groups=[dict(num_views=2, size=crop_size, scale=(0.08, 1.0), ratio=(3. / 4., 4. / 3.),
                            interpolation='bicubic', flip_prob=0.5)],
-         min_overlap=0.01, max_tries=10),
+         min_overlap=0.01, max_tries=10, antialias=True),
     dict(type='ViewwisePipeline', view_pipelines=[view_pipeline1, view_pipeline2]),
     dict(type='PackMultiViewInputs'),
 ]

@@ -9,7 +9,11 @@ _base_ = [
     './models/linear_r50-d16.py',
     'mmseg::_base_/default_runtime.py',
 ]
-custom_imports = dict(imports=['mmdense'], allow_failed_imports=False)
+# mmdense.safety: weights-only checkpoint loading; strict_pretrained registers
+# 'mmdense.StrictPretrained' (a backbone init that refuses a file missing any key)
+custom_imports = dict(
+    imports=['mmdense', 'mmdense.safety', 'mmdense.models.utils.strict_pretrained'],
+    allow_failed_imports=False)
 
 crop_size = (448, 448)
 data_preprocessor = dict(size=crop_size)
@@ -56,5 +60,11 @@ param_scheduler = [
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=10000)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
+# mmseg's default_runtime has no default_hooks (its schedules set them): the logger
+# logs validation metrics at the iteration (not "epoch 0"), the visualization hook
+# (off unless `tools/test.py --show-dir`) draws predictions; visualizer from mmseg's
+# default_runtime (SegLocalVisualizer). log_processor: by_epoch=False, from there too.
 default_hooks = dict(
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=10000, max_keep_ckpts=2))
+    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=10000, max_keep_ckpts=2),
+    visualization=dict(type='SegVisualizationHook'))

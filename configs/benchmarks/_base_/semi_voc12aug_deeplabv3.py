@@ -11,7 +11,11 @@ _base_ = [
     'mmseg::_base_/models/deeplabv3_r50-d8.py',
     'mmseg::_base_/default_runtime.py',
 ]
-custom_imports = dict(imports=['mmdense'], allow_failed_imports=False)
+# mmdense.safety: weights-only checkpoint loading; strict_pretrained registers
+# 'mmdense.StrictPretrained' (a backbone init that refuses a file missing any key)
+custom_imports = dict(
+    imports=['mmdense', 'mmdense.safety', 'mmdense.models.utils.strict_pretrained'],
+    allow_failed_imports=False)
 
 crop_size = (513, 513)
 data_preprocessor = dict(size=crop_size)
@@ -81,5 +85,11 @@ param_scheduler = [
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
+# mmseg's default_runtime has no default_hooks (its schedules set them): the logger
+# logs validation metrics at the iteration (not "epoch 0"), the visualization hook
+# (off unless `tools/test.py --show-dir`) draws predictions; visualizer from mmseg's
+# default_runtime (SegLocalVisualizer). log_processor: by_epoch=False, from there too.
 default_hooks = dict(
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=max_iters, max_keep_ckpts=1))
+    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=max_iters, max_keep_ckpts=1),
+    visualization=dict(type='SegVisualizationHook'))

@@ -10,7 +10,11 @@ _base_ = [
     'mmseg::_base_/datasets/pascal_voc12_aug.py',
     'mmseg::_base_/default_runtime.py',
 ]
-custom_imports = dict(imports=['mmdense'], allow_failed_imports=False)
+# mmdense.safety: weights-only checkpoint loading; strict_pretrained registers
+# 'mmdense.StrictPretrained' (a backbone init that refuses a file missing any key)
+custom_imports = dict(
+    imports=['mmdense', 'mmdense.safety', 'mmdense.models.utils.strict_pretrained'],
+    allow_failed_imports=False)
 
 pretrained = 'work_dirs/slotcon_resnet50_8xb64-coslr-800e_coco/backbone.pth'
 
@@ -18,7 +22,7 @@ crop_size = (513, 513)
 data_preprocessor = dict(size=crop_size)
 model = dict(
     data_preprocessor=data_preprocessor,
-    backbone=dict(init_cfg=dict(type='Pretrained', checkpoint=pretrained)),
+    backbone=dict(init_cfg=dict(type='mmdense.StrictPretrained', checkpoint=pretrained)),
     decode_head=dict(num_classes=21))
 
 # VOC images are at most 500 px on their long side (almost all exactly 500), so a
@@ -69,5 +73,11 @@ param_scheduler = [
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=10000)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
+# mmseg's default_runtime has no default_hooks (its schedules set them): the logger
+# logs validation metrics at the iteration (not "epoch 0"), the visualization hook
+# (off unless `tools/test.py --show-dir`) draws predictions; visualizer from mmseg's
+# default_runtime (SegLocalVisualizer). log_processor: by_epoch=False, from there too.
 default_hooks = dict(
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=10000, max_keep_ckpts=2))
+    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=10000, max_keep_ckpts=2),
+    visualization=dict(type='SegVisualizationHook'))

@@ -10,7 +10,11 @@
 #   bash tools/dist_train.sh configs/benchmarks/fcn/fcn_r50-d8_4xb4-80k_ade20k-512x512.py 4 \
 #       --cfg-options model.backbone.init_cfg.checkpoint=work_dirs/slotcon_resnet50_8xb64-coslr-800e_coco/backbone.pth
 _base_ = ['mmseg::fcn/fcn_r50-d8_4xb4-80k_ade20k-512x512.py']
-custom_imports = dict(imports=['mmdense'], allow_failed_imports=False)
+# mmdense.safety: weights-only checkpoint loading; strict_pretrained registers
+# 'mmdense.StrictPretrained' (a backbone init that refuses a file missing any key)
+custom_imports = dict(
+    imports=['mmdense', 'mmdense.safety', 'mmdense.models.utils.strict_pretrained'],
+    allow_failed_imports=False)
 
 pretrained = 'work_dirs/slotcon_resnet50_8xb64-coslr-800e_coco/backbone.pth'
 
@@ -20,4 +24,4 @@ model = dict(
         type='ResNet',  # not ResNetV1c: no deep stem
         depth=50,
         style='pytorch',
-        init_cfg=dict(type='Pretrained', checkpoint=pretrained)))
+        init_cfg=dict(type='mmdense.StrictPretrained', checkpoint=pretrained)))

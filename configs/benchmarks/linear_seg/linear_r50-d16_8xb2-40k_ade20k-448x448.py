@@ -5,7 +5,7 @@ _base_ = ['../_base_/linear_seg_448_40k.py']
 
 pretrained = 'work_dirs/slotcon_resnet50_8xb64-coslr-800e_coco/backbone.pth'
 model = dict(
-    backbone=dict(init_cfg=dict(type='Pretrained', checkpoint=pretrained)),
+    backbone=dict(init_cfg=dict(type='mmdense.StrictPretrained', checkpoint=pretrained)),
     decode_head=dict(num_classes=150))
 
 dataset_type = 'ADE20KDataset'

@@ -11,7 +11,7 @@ pretrained = 'work_dirs/slotcon_resnet50_8xb64-coslr-800e_coco/backbone.pth'
 thing_classes = ('electronic', 'appliance', 'food', 'furniture', 'indoor', 'kitchen',
                  'accessory', 'animal', 'outdoor', 'person', 'sports', 'vehicle')
 model = dict(
-    backbone=dict(init_cfg=dict(type='Pretrained', checkpoint=pretrained)),
+    backbone=dict(init_cfg=dict(type='mmdense.StrictPretrained', checkpoint=pretrained)),
     decode_head=dict(num_classes=12))
 
 # The full import path: under default_scope='mmseg' a scope prefix such as

@@ -9,7 +9,13 @@
 #   bash tools/dist_train.sh configs/benchmarks/mask_rcnn/mask-rcnn_r50_fpn_syncbn-4conv1fc_1x_coco.py 8 \
 #       --cfg-options model.backbone.init_cfg.checkpoint=work_dirs/slotcon_resnet50_8xb64-coslr-800e_coco/backbone.pth
 _base_ = ['mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py']
-custom_imports = dict(imports=['mmdense'], allow_failed_imports=False)
+# mmdense.safety: weights-only checkpoint loading; strict_pretrained registers
+# 'mmdense.StrictPretrained' (a backbone init that refuses a file missing any key);
+# precise_bn_hook registers 'mmdense.PreciseBNHook'
+custom_imports = dict(
+    imports=['mmdense', 'mmdense.safety', 'mmdense.models.utils.strict_pretrained',
+             'mmdense.engine.hooks.precise_bn_hook'],
+    allow_failed_imports=False)
 
 # The backbone checkpoint (tools/model_converters/extract_backbone.py output). To load
 # straight from a full mmdense checkpoint instead, add prefix='teacher.module.backbone.'
@@ -25,7 +31,7 @@ model = dict(
         frozen_stages=-1,  # fine-tune every layer, the stem included
         norm_cfg=norm_cfg,
         norm_eval=False,
-        init_cfg=dict(type='Pretrained', checkpoint=pretrained)),
+        init_cfg=dict(type='mmdense.StrictPretrained', checkpoint=pretrained)),
     neck=dict(norm_cfg=norm_cfg),
     roi_head=dict(
         bbox_head=dict(
@@ -69,9 +75,23 @@ param_scheduler = [
     dict(type='MultiStepLR', by_epoch=False, begin=0, end=max_iters,
          milestones=[60000, 80000], gamma=0.1),
 ]
-optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.02, momentum=0.9, weight_decay=1e-4))
+# no weight decay on norm layers (detectron2's SOLVER.WEIGHT_DECAY_NORM = 0.0; biases keep
+# the decay, as detectron2's WEIGHT_DECAY_BIAS defaults to WEIGHT_DECAY)
+optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.02, momentum=0.9, weight_decay=1e-4),
+                     paramwise_cfg=dict(norm_decay_mult=0.))
 auto_scale_lr = dict(enable=False, base_batch_size=16)
+# validation metrics logged at the iteration (log_metric_by_epoch=False), not "epoch 0";
+# mmdet's default_runtime provides the DetVisualizationHook / DetLocalVisualizer that
+# `tools/test.py --show-dir` switches on
 default_hooks = dict(
-    logger=dict(type='LoggerHook', interval=50),
+    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=10000, max_keep_ckpts=3))
 log_processor = dict(by_epoch=False)
+
+# Precise BN before each evaluation (detectron2's TEST.PRECISE_BN of the MoCo / SlotCon
+# detection configs: NUM_ITER 200): the BN statistics are recomputed as the mean over 200
+# training batches (training forward, no gradient) with the final weights. Its interval is
+# the evaluation interval (set with train_cfg.val_interval; the 2x config resets both).
+custom_hooks = [
+    dict(type='mmdense.PreciseBNHook', num_iters=200, interval=max_iters, priority='ABOVE_NORMAL'),
+]

@@ -8,7 +8,7 @@
 _base_ = ['../_base_/semi_voc12aug_deeplabv3.py']
 
 pretrained = 'work_dirs/slotcon_resnet50_8xb64-coslr-800e_coco/backbone.pth'
-model = dict(backbone=dict(init_cfg=dict(type='Pretrained', checkpoint=pretrained)))
+model = dict(backbone=dict(init_cfg=dict(type='mmdense.StrictPretrained', checkpoint=pretrained)))
 
 labelled = 'ImageSets/Segmentation/semi/5pct_seed0'
 train_dataloader = dict(

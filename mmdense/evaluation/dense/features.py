@@ -104,17 +104,19 @@ def preprocess_batch(model: nn.Module, data: dict) -> dict:
 
 
 def iter_batches(model: nn.Module, dataloader: Iterator,
-                 progress: bool = True) -> Iterator[Tuple[torch.Tensor, list]]:
+                 progress: bool = True,
+                 label: str = 'extracting features') -> Iterator[Tuple[torch.Tensor, list]]:
     """``(inputs, data_samples)`` of every batch, after the model's data
-    pre-processor (normalisation, BGR->RGB, device), with a progress bar."""
+    pre-processor (normalisation, BGR->RGB, device), with a progress bar
+    named ``label``."""
     bar = None
     if progress:
-        from mmengine.utils import ProgressBar
+        from .scoring import progress_bar
         try:
             total = len(dataloader.dataset)
         except (AttributeError, TypeError):
             total = 0
-        bar = ProgressBar(total)
+        bar = progress_bar(total, label)
     for data in dataloader:
         data = preprocess_batch(model, data)
         inputs, data_samples = data['inputs'], data['data_samples']

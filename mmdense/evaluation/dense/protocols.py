@@ -75,7 +75,8 @@ def prototype_eval(model: nn.Module,
     check_matching(matching, num_clusters, num_classes)
     model.eval()
     confusion = np.zeros((num_clusters, num_classes), np.int64)
-    for inputs, data_samples in iter_batches(model, dataloader, progress):
+    for inputs, data_samples in iter_batches(model, dataloader, progress,
+                                             f'predicting (prototype argmax, K={num_clusters})'):
         for out in model.predict(inputs, data_samples):
             pred = out.pred_sem_seg.data
             gt = out.gt_sem_seg.data
@@ -147,7 +148,8 @@ def dense_confusion(bank: DenseFeatureBank,
                     num_classes: int,
                     ignore_index: int = 255,
                     batch_size: int = 64,
-                    progress: bool = False) -> np.ndarray:
+                    progress: bool = False,
+                    label: Optional[str] = None) -> np.ndarray:
     """(K, C) confusion of the nearest-centroid assignment of every pixel of
     ``bank`` (at the label size), batch by batch on ``centroids``' device."""
     num_clusters = int(centroids.shape[0])
@@ -155,8 +157,8 @@ def dense_confusion(bank: DenseFeatureBank,
     confusion = np.zeros((num_clusters, num_classes), np.int64)
     bar = None
     if progress:
-        from mmengine.utils import ProgressBar
-        bar = ProgressBar(len(bank))
+        from .scoring import progress_bar
+        bar = progress_bar(len(bank), label or f'assigning (K={num_clusters})')
     for start, end in assignment_batches(bank, num_clusters, batch_size):
         feats = torch.stack(bank.features[start:end]).to(device, torch.float32)
         gts = torch.from_numpy(np.stack(bank.labels[start:end]).astype(np.int64)).to(device)
@@ -221,7 +223,7 @@ def kmeans_eval(bank: DenseFeatureBank,
                 kmeans_fit(flat, k, seed=seed, niter=niter,
                            max_fit_samples=max_fit_samples)).to(device)
             confusion = dense_confusion(bank, centroids, num_classes, ignore_index,
-                                        batch_size, progress)
+                                        batch_size, progress, f'assigning (K={k}, seed {seed})')
             runs.append(score_run(confusion, matching, seed))
         summaries.append(summarize(runs, k, num_classes, 'kmeans'))
     return summaries
@@ -333,7 +335,7 @@ def object_kmeans_eval(features: Sequence[torch.Tensor],
                          f'image, got {len(features)}, {len(saliency)}, '
                          f'{len(labels)}')
     embeds, owners = [], []
-    for idx in track(range(len(features)), progress):
+    for idx in track(range(len(features)), progress, 'pooling object embeddings'):
         feat, sal, gt = features[idx], saliency[idx], labels[idx]
         if np.shape(sal) != np.shape(gt):
             raise ValueError(f'image {idx}: saliency {np.shape(sal)} and '
@@ -364,7 +366,8 @@ def object_kmeans_eval(features: Sequence[torch.Tensor],
             for (img, obj), c in zip(owners, cluster):
                 lookup.setdefault(img, {})[obj] = int(c)
             confusion = np.zeros((k, num_classes), np.int64)
-            for idx in track(range(len(saliency)), progress):
+            for idx in track(range(len(saliency)), progress,
+                             f'assigning objects (K={k}, seed {seed})'):
                 sal = np.asarray(saliency[idx]).astype(np.int64)
                 gt = labels[idx]
                 lut = np.zeros(int(sal.max(initial=0)) + 1, np.int64)

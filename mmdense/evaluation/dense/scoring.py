@@ -2,7 +2,8 @@
 """Small helpers shared by the evaluation protocols: K and seed lists,
 per-run scores and their mean / std summary."""
 import math
-from typing import List, Sequence, Union
+import sys
+from typing import List, Optional, Sequence, Union
 
 import numpy as np
 
@@ -31,12 +32,48 @@ def seed_list(seeds: Union[int, Sequence[int]]) -> List[int]:
     return seeds
 
 
-def track(items, progress: bool):
-    """``items``, through mmengine's progress bar when ``progress``."""
+class _LabelledStream:
+    """Writes to ``stream`` with ``label: `` before every redraw of an
+    mmengine ``ProgressBar`` (which starts each redraw with a carriage return)."""
+
+    def __init__(self, label: str, stream) -> None:
+        self.prefix = f'{label}: '
+        self.stream = stream
+        self.started = False
+
+    def write(self, text: str) -> None:
+        if text.startswith('\r'):
+            text = '\r' + self.prefix + text[1:]
+        elif not self.started:
+            text = self.prefix + text
+        self.started = True
+        self.stream.write(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
+def progress_bar(total: int, label: Optional[str] = None):
+    """An mmengine ``ProgressBar`` over ``total`` tasks on stdout, each line
+    starting with the stage name ``label`` (e.g. 'extracting features')."""
+    from mmengine.utils import ProgressBar
+    stream = sys.stdout if not label else _LabelledStream(label, sys.stdout)
+    return ProgressBar(total, file=stream)
+
+
+def _tracked(items: list, label: Optional[str]):
+    bar = progress_bar(len(items), label)
+    for item in items:
+        yield item
+        bar.update()
+    bar.file.write('\n')
+
+
+def track(items, progress: bool, label: Optional[str] = None):
+    """``items``, through a progress bar named ``label`` when ``progress``."""
     if not progress:
         return items
-    from mmengine.utils import track_iter_progress
-    return track_iter_progress(list(items))
+    return _tracked(list(items), label)
 
 
 def check_matching(matching: str, num_clusters: int, num_classes: int) -> None:

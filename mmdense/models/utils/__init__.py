@@ -8,6 +8,7 @@ from .queue import MomentumQueue
 from .region_pooling import (argmax_presence, compact_region_ids, segment_mean_pool,
                              soft_region_pool)
 from .sinkhorn import sinkhorn_knopp, transport_cost
+from .strict_pretrained import StrictPretrained
 from .vit_tokens import map_to_tokens, patch_centers, tokens_to_map
 
 __all__ = [
@@ -15,5 +16,5 @@ __all__ = [
     'Centering', 'MomentumTeacher', 'inverse_augment', 'argmax_presence', 'soft_region_pool',
     'MomentumQueue', 'compact_region_ids',
     'segment_mean_pool', 'sinkhorn_knopp', 'transport_cost', 'map_to_tokens', 'patch_centers',
-    'tokens_to_map'
+    'tokens_to_map', 'StrictPretrained'
 ]

@@ -49,11 +49,24 @@ def _restore_global_managers():
     tests find the 'mmdense' scope and no stray MessageHub."""
     managers = (DefaultScope, MessageHub, MMLogger, Visualizer)
     saved = [OrderedDict(m._instance_dict) for m in managers]
+    # every Visualizer subclass (SegLocalVisualizer, DetLocalVisualizer ...) keeps
+    # instances of its own: without this, a later Runner's visualizer of the same name is
+    # the earlier test's one (its save_dir included)
+    visualizers = {cls: OrderedDict(cls._instance_dict) for cls in _subclasses(Visualizer)}
     try:
         yield
     finally:
         for manager, instances in zip(managers, saved):
             manager._instance_dict = instances
+        for cls in _subclasses(Visualizer):  # classes imported during the test had none
+            cls._instance_dict = visualizers.get(cls, OrderedDict())
+
+
+def _subclasses(cls) -> list:
+    found = []
+    for sub in cls.__subclasses__():
+        found += [sub] + _subclasses(sub)
+    return found
 
 
 def randomize_buffers(module: torch.nn.Module, seed: int) -> None:
@@ -80,6 +93,12 @@ def r50_checkpoint(tmp_path_factory):
     """
     from mmengine.logging import HistoryBuffer
     from mmpretrain.models import ResNet
+
+    from mmdense.utils import install_checkpoint_safety
+    # as in an mmdense training run (tools/train.py installs it before any save):
+    # HistoryBuffer then pickles as data. Without it the file depends on test order
+    # (a config parse imports mmdense.safety) and a -k selection of the e2e tests fails.
+    install_checkpoint_safety()
     torch.manual_seed(0)
     net = ResNet(depth=50, out_indices=(3, ))  # SlotCon's encoder
     net.init_weights()

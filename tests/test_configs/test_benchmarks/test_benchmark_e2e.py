@@ -9,6 +9,7 @@ test score threshold (0 instead of 0.05: after two iterations every class
 score is about 1/81 and COCO evaluation would have no detection to score). SyncBN is left in: the Runner
 reverts it to BN when not distributed, which is checked.
 """
+import glob
 import os.path as osp
 
 import pytest
@@ -65,6 +66,10 @@ def shrink(node, size: int = SIZE):
         node['crop_size'] = (size, size)
     elif kind == 'SegDataPreProcessor' and node.get('size') is not None:
         node['size'] = (size, size)
+    elif kind is None and node.get('mode') == 'slide':  # mmseg sliding-window inference
+        # windows overlapping as 769 / 513 do: 2 x 3 windows on a 96 x 128 image
+        node['crop_size'] = (size, size)
+        node['stride'] = (size * 2 // 3, size * 2 // 3)
     for value in node.values():
         shrink(value, size)
 
@@ -101,6 +106,9 @@ def tiny_config(path: str, checkpoint: str, data_root: str, work_dir: str) -> Co
         cfg.model.train_cfg.rcnn.sampler.num = 32
         cfg.model.test_cfg.rpn.max_per_img = 32
         cfg.model.test_cfg.rcnn.max_per_img = 16
+        # precise BN before the evaluation, as configured, on 2 training batches
+        (precise_bn, ) = [h for h in cfg.custom_hooks if h.type == 'mmdense.PreciseBNHook']
+        precise_bn.update(num_iters=2, interval=2)
     cfg.train_cfg.update(max_iters=2, val_interval=2)
     cfg.default_hooks.checkpoint = None
     cfg.default_hooks.logger = dict(type='LoggerHook', interval=1)
@@ -108,6 +116,22 @@ def tiny_config(path: str, checkpoint: str, data_root: str, work_dir: str) -> Co
     cfg.launcher = 'none'
     cfg.randomness = dict(seed=0)
     return cfg
+
+
+class PreciseBNProbe(Hook):
+    """Records whether the BN statistics changed between the last training
+    iteration and the evaluation (what precise BN does)."""
+
+    priority = 'HIGHEST'
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+        if runner.iter + 1 == runner.max_iters:
+            self.before = {k: v.clone() for k, v in Probe._model(runner).state_dict().items()
+                           if k.endswith('running_mean')}
+
+    def before_val(self, runner):
+        state = Probe._model(runner).state_dict()
+        self.changed = [k for k, v in self.before.items() if not torch.equal(state[k], v)]
 
 
 class Probe(Hook):
@@ -160,8 +184,13 @@ def test_config_trains_and_evaluates_with_the_exported_backbone(rel, data_dir, r
     runner = Runner.from_cfg(cfg)
     probe = Probe(r50_checkpoint['expected'])
     runner.register_hook(probe, priority='VERY_HIGH')
+    precise_bn = PreciseBNProbe() if rel.startswith('mask_rcnn/') else None
+    if precise_bn is not None:
+        runner.register_hook(precise_bn)
     runner.train()
 
+    if precise_bn is not None:  # the hook (ABOVE_NORMAL) ran after the probe (HIGHEST)
+        assert len(precise_bn.changed) > 50, precise_bn.changed  # backbone, FPN and heads
     # the backbone the first iteration saw was the exported one, tensor for tensor
     assert all(probe.start.values()), [k for k, ok in probe.start.items() if not ok][:5]
     assert probe.sync_bn == []  # reverted to BN by the Runner (not distributed)
@@ -201,3 +230,27 @@ def test_mask_rcnn_on_real_coco_images(r50_checkpoint, tmp_path, quick_config_du
     runner.train()
     assert all(probe.start.values())
     assert 0.0 <= probe.metrics['coco/bbox_mAP'] <= 1.0 and 0.0 <= probe.metrics['coco/segm_mAP'] <= 1.0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('rel', ['fcn/fcn_r50-d16_8xb2-90k_cityscapes-769x769_official.py'])
+def test_test_tool_show_dir_writes_pngs(rel, data_dir, r50_checkpoint, tmp_path, monkeypatch):
+    """`tools/test.py CONFIG CKPT --show-dir DIR` draws every test image
+    (the config's SegVisualizationHook, switched on by the flag)."""
+    from mmseg.registry import MODELS
+    from mmengine.registry import init_default_scope
+    cfg = tiny_config(osp.join(BENCH, rel), r50_checkpoint['backbone'], data_dir, str(tmp_path))
+    init_default_scope('mmseg')
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    ckpt = str(tmp_path / 'model.pth')
+    torch.save({'state_dict': model.state_dict(), 'meta': {}}, ckpt)
+    config = str(tmp_path / 'tiny_config.py')
+    cfg.dump(config)  # the formatted text (before quick_config_dump's shortcut)
+    monkeypatch.setattr(Config, 'pretty_text', property(lambda self: self.text))
+    show_dir = str(tmp_path / 'show')
+    metrics = load_tool('test.py').main([config, ckpt, '--show-dir', show_dir,
+                                         '--work-dir', str(tmp_path / 'work')])
+    assert 0.0 <= metrics['mIoU'] <= 100.0
+    pngs = glob.glob(osp.join(show_dir, '**', '*.png'), recursive=True)
+    assert len(pngs) == 1, pngs  # the one Cityscapes val image
