@@ -263,6 +263,20 @@ def _decode_with_pil(data: bytes) -> np.ndarray:
         return np.asarray(im.convert('RGB'))[:, :, ::-1]
 
 
+def checked_image_bytes(data: bytes, max_pixels: Optional[int] = None) -> Tuple[str, bytes]:
+    """``(format, the bytes up to the image's end)`` of an encoded image, or
+    :class:`CorruptImageError` saying why it is not a usable one (empty,
+    truncated, more than ``max_pixels`` pixels claimed by its header)."""
+    if len(data) == 0:
+        raise CorruptImageError('empty (0-byte) file')
+    kind = sniff_format(data)
+    reason = truncation_reason(data, kind)
+    if reason:
+        raise CorruptImageError(reason)
+    check_pixels(data, max_pixels, kind)
+    return kind, data[:image_end(data, kind)]
+
+
 def decode_image(data: bytes, alpha_background: Optional[Sequence[int]] = None,
                  max_pixels: Optional[int] = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """Decode an encoded image to 8-bit BGR ``H x W x 3`` (orientation
@@ -272,14 +286,7 @@ def decode_image(data: bytes, alpha_background: Optional[Sequence[int]] = None,
     cap) is refused before decoding; a JPEG is decoded up to its end-of-image
     marker (see :func:`truncation_reason` for what follows it).
     """
-    if len(data) == 0:
-        raise CorruptImageError('empty (0-byte) file')
-    kind = sniff_format(data)
-    reason = truncation_reason(data, kind)
-    if reason:
-        raise CorruptImageError(reason)
-    check_pixels(data, max_pixels, kind)
-    data = data[:image_end(data, kind)]
+    kind, data = checked_image_bytes(data, max_pixels)
     buf = np.frombuffer(data, dtype=np.uint8)
     if kind == 'jpeg':  # CMYK and gray are converted by libjpeg / OpenCV
         img = cv2.imdecode(buf, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)

@@ -45,8 +45,7 @@ from mmengine import fileio
 
 from mmdense.registry import TRANSFORMS
 from .bad_samples import CorruptImageError, check_policy, record_bad_sample
-from .decoding import (DEFAULT_MAX_PIXELS, check_pixels, decode_image, image_end, sniff_format,
-                       truncation_reason)
+from .decoding import DEFAULT_MAX_PIXELS, checked_image_bytes, decode_image
 
 #: Default cap on the size of an image file: 256 MiB.
 DEFAULT_MAX_FILE_BYTES = 256 << 20
@@ -202,14 +201,7 @@ class RobustLoadImageFromFile(_MMCVLoadImageFromFile):
     def _decode(self, data: bytes) -> np.ndarray:
         if self.color_type == 'color':
             return decode_image(data, self.alpha_background, self.max_pixels)
-        if len(data) == 0:
-            raise CorruptImageError('empty (0-byte) file')
-        kind = sniff_format(data)
-        reason = truncation_reason(data, kind)
-        if reason:
-            raise CorruptImageError(reason)
-        check_pixels(data, self.max_pixels, kind)
-        data = data[:image_end(data, kind)]
+        _, data = checked_image_bytes(data, self.max_pixels)
         import mmcv
         try:
             img = mmcv.imfrombytes(data, flag=self.color_type, backend=self.imdecode_backend)

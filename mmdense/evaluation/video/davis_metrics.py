@@ -24,7 +24,7 @@ annotation); :func:`db_eval_iou` and :func:`f_measure` take an explicit
 ``void_pixels`` mask for other uses.
 """
 import math
-from typing import Dict, Iterable, List, Optional, Sequence
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -32,16 +32,22 @@ import numpy as np
 BOUND_TH = 0.008
 
 
+def _binary_pair(first: np.ndarray, second: np.ndarray, void_pixels: Optional[np.ndarray],
+                 names: Tuple[str, str]) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Both masks as bool (H, W) of one size, and the valid (non-void) pixels."""
+    first, second = np.asarray(first).astype(bool), np.asarray(second).astype(bool)
+    if first.shape != second.shape:
+        raise ValueError(f'{names[0]} {first.shape} and {names[1]} {second.shape} sizes differ')
+    valid = np.ones_like(first) if void_pixels is None \
+        else ~np.asarray(void_pixels).astype(bool)
+    return first, second, valid
+
+
 def db_eval_iou(annotation: np.ndarray, segmentation: np.ndarray,
                 void_pixels: Optional[np.ndarray] = None) -> float:
     """J: IoU of two binary (H, W) masks, void pixels excluded; 1 if both empty."""
-    annotation = np.asarray(annotation).astype(bool)
-    segmentation = np.asarray(segmentation).astype(bool)
-    if annotation.shape != segmentation.shape:
-        raise ValueError(f'annotation {annotation.shape} and segmentation '
-                         f'{segmentation.shape} sizes differ')
-    valid = np.ones_like(annotation) if void_pixels is None \
-        else ~np.asarray(void_pixels).astype(bool)
+    annotation, segmentation, valid = _binary_pair(annotation, segmentation, void_pixels,
+                                                   ('annotation', 'segmentation'))
     inter = np.sum(annotation & segmentation & valid)
     union = np.sum((annotation | segmentation) & valid)
     return 1.0 if union == 0 else float(inter) / float(union)
@@ -91,13 +97,8 @@ def f_measure(foreground_mask: np.ndarray, gt_mask: np.ndarray,
               void_pixels: Optional[np.ndarray] = None,
               bound_th: float = BOUND_TH) -> float:
     """F: boundary F-measure of a predicted binary mask against the ground truth."""
-    foreground_mask = np.asarray(foreground_mask).astype(bool)
-    gt_mask = np.asarray(gt_mask).astype(bool)
-    if foreground_mask.shape != gt_mask.shape:
-        raise ValueError(f'segmentation {foreground_mask.shape} and annotation '
-                         f'{gt_mask.shape} sizes differ')
-    valid = np.ones_like(gt_mask) if void_pixels is None \
-        else ~np.asarray(void_pixels).astype(bool)
+    foreground_mask, gt_mask, valid = _binary_pair(foreground_mask, gt_mask, void_pixels,
+                                                   ('segmentation', 'annotation'))
     radius = bound_pixels(gt_mask.shape, bound_th)
     fg_boundary = seg2bmap(foreground_mask & valid)
     gt_boundary = seg2bmap(gt_mask & valid)
