@@ -117,7 +117,8 @@ def _quiet_init_weights(model: nn.Module) -> None:
 def build_model_from_config(cfg,
                             checkpoint: Optional[str] = None,
                             device: Optional[str] = None,
-                            init_seed: int = 0) -> nn.Module:
+                            init_seed: int = 0,
+                            channels_last: bool = True) -> nn.Module:
     """Build ``cfg.model``, load ``checkpoint`` and put it in eval mode.
 
     Args:
@@ -128,6 +129,10 @@ def build_model_from_config(cfg,
         device (str, optional): Defaults to 'cuda' if available, else 'cpu'.
         init_seed (int): torch seed of the initial weights when there is no
             checkpoint (a reproducible random-init baseline). Defaults to 0.
+        channels_last (bool): store the convolution weights channels-last
+            (inference only: the evaluation then feeds channels-last inputs,
+            about 1.2x faster for a ResNet-50 on CPU; same features up to
+            float rounding). Defaults to True.
 
     Returns:
         nn.Module: The model, on ``device``, in eval mode. A checkpoint that
@@ -149,7 +154,8 @@ def build_model_from_config(cfg,
     else:
         load_weights(model, checkpoint)
     device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
-    return model.to(device).eval()
+    model = model.to(device).eval()
+    return model.to(memory_format=torch.channels_last) if channels_last else model
 
 
 def build_test_dataloader(cfg,

@@ -273,3 +273,20 @@ def test_pca_whitening_gives_unit_variance():
     assert proj.shape == (200, 3)
     np.testing.assert_allclose(proj.std(0, ddof=1), 1.0, rtol=1e-4)
 
+
+
+def test_channels_last_models_give_the_same_features():
+    """The analysis tools store convolutions channels-last (faster on CPU);
+    the features equal the NCHW path's up to float rounding."""
+    import copy
+
+    from mmdense.evaluation.dense.features import dense_features, uses_channels_last
+    from tests.harness.slotcon_tiny import build_tiny_slotcon
+    plain = build_tiny_slotcon().eval()
+    fast = copy.deepcopy(plain).to(memory_format=torch.channels_last)
+    assert uses_channels_last(fast) and not uses_channels_last(plain)
+    images = torch.randn(2, 3, 40, 48)
+    for stage in ('neck', 'backbone'):
+        ref, got = dense_features(plain, images, stage), dense_features(fast, images, stage)
+        assert got.is_contiguous()
+        torch.testing.assert_close(got, ref, rtol=1e-4, atol=1e-5)
