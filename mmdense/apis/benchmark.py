@@ -1117,7 +1117,8 @@ def bench_eval(cfg, precision: str, num_images: int, img_size: int, num_clusters
     model = MODELS.build(copy.deepcopy(cfg.model))
     if hasattr(model, 'init_weights'):
         model.init_weights()
-    model.to(device).eval()
+    # as the analysis tools build it (build_model_from_config): channels-last convolutions
+    model.to(device).eval().to(memory_format=torch.channels_last)
     num_classes = int(num_clusters)
     loader = GeneratedSegLoader(num_images, img_size, num_classes, batch_size)
     results: Dict[str, object] = OrderedDict(
