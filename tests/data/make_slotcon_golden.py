@@ -1,4 +1,6 @@
 """Golden SlotCon losses/gradients from the code before the foundation refactor."""
+import hashlib
+import json
 import sys
 import numpy as np
 import torch
@@ -74,15 +76,17 @@ for dtype in (torch.float32, torch.float64):
     losses = model.loss(views, samples)
     sum(losses.values()).backward()
     key = str(dtype).split('.')[-1]
-    out[key] = dict(
-        losses={k: v.detach().clone() for k, v in losses.items()},
-        grads=({k: p.grad.detach().clone() for k, p in model.named_parameters() if p.grad is not None}
-               if dtype == torch.float32 else
-               {k: p.grad.detach().norm() for k, p in model.named_parameters() if p.grad is not None}),
-        center=model.group_loss.center.detach().clone(),
-    )
-out['inputs'] = dict(crops=torch.from_numpy(crops), flips=torch.from_numpy(flips))
+    grads = {k: p.grad.detach() for k, p in model.named_parameters() if p.grad is not None}
+    out[key] = dict(losses={k: float(v) for k, v in losses.items()},
+                    center=model.group_loss.center.flatten().tolist())
+    if dtype == torch.float32:  # text only: a digest and the norm of every gradient
+        out[key]['grads'] = {k: dict(sha256=hashlib.sha256(g.contiguous().numpy().tobytes())
+                                     .hexdigest(), norm=float(g.double().norm()),
+                                     shape=list(g.shape)) for k, g in grads.items()}
+    else:
+        out[key]['grad_norms'] = {k: float(g.norm()) for k, g in grads.items()}
+out['inputs'] = dict(crops=crops.tolist(), flips=flips.tolist())
 out['machine'] = dict(torch=str(torch.__version__), cpu_flags=sorted(set(
     f for f in open('/proc/cpuinfo').read().split() if f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16"))))
-torch.save(out, '/work/main/tests/data/slotcon_golden.pt')
-print({k: {n: float(v) for n, v in out[k]['losses'].items()} for k in ('float32', 'float64')}, out['machine'])
+json.dump(out, open('tests/data/slotcon_golden.json', 'w'), indent=1, sort_keys=True)
+print({k: out[k]['losses'] for k in ('float32', 'float64')}, out['machine'])
