@@ -160,11 +160,11 @@ def test_optim_wrapper_for_precision():
     from mmengine.config import Config
     cfg = Config(dict(optim_wrapper=dict(type='AmpOptimWrapper', loss_scale='dynamic',
                                          optimizer=dict(type='LARS', lr=2.0))))
-    fp32 = bench._optim_wrapper_cfg(cfg, 'fp32', 'cpu')
+    fp32 = bench.optim_wrapper_for_precision(cfg, 'fp32', 'cpu')
     assert fp32['type'] == 'OptimWrapper' and 'loss_scale' not in fp32
-    bf16 = bench._optim_wrapper_cfg(cfg, 'bf16', 'cpu')
+    bf16 = bench.optim_wrapper_for_precision(cfg, 'bf16', 'cpu')
     assert bf16['type'] == 'CPUAmpOptimWrapper' and bf16['force'] is True
-    assert bench._optim_wrapper_cfg(cfg, 'bf16', 'cuda')['type'] == 'AmpOptimWrapper'
+    assert bench.optim_wrapper_for_precision(cfg, 'bf16', 'cuda')['type'] == 'AmpOptimWrapper'
     assert bench.view_layout(Config.fromfile(PAPER)) == [224, 224]
     assert bench.view_layout(Config.fromfile(PAPER), 32) == [32, 32]
 
@@ -176,3 +176,45 @@ def test_bad_arguments():
         bench.run_benchmark(DEMO, precisions=['fp16'], log=None)
     with pytest.raises(FileNotFoundError):
         bench.list_images('/nonexistent/folder')
+
+
+def test_step_references_deeplabv3_and_all_views(tmp_path, capsys):
+    """--reference deeplabv3_r50_os8 (mmseg DeepLabV3 segmentation step) and
+    --reference-views all (the reference sees the subject's B x V crops)."""
+    from mmdense.apis.benchmark.references import build_reference_step
+    from mmdense.apis.benchmark.timing import _autocast
+    views = [torch.randint(0, 256, (2, 3, 32, 32), dtype=torch.uint8) for _ in range(2)]
+    name, step = build_reference_step('deeplabv3_r50_os8', dict(type='ResNet', depth=18), views,
+                                      'fp32', 'cpu', _autocast)
+    assert 'DeepLabV3' in name and 'OS8' in name
+    loss = step()
+    assert loss == loss and loss > 0  # finite CE summed over both views
+    with pytest.raises(ValueError, match='ResNet-50'):
+        build_reference_step('torchvision_resnet50', dict(type='ResNet', depth=18), views,
+                             'fp32', 'cpu', _autocast)
+    with pytest.raises(ValueError, match='unknown reference'):
+        build_reference_step('vgg', dict(type='ResNet', depth=18), views, 'fp32', 'cpu',
+                             _autocast)
+    result = _tool().main([DEMO, '--stage', 'step', '--batch-size', '2', '--img-size', '32',
+                           '--iters', '1', '--warmup', '0', '--precision', 'fp32',
+                           '--device', 'cpu', '--threads', '1', '--reference', 'same_backbone',
+                           '--reference-views', 'all', '--cfg-options', *NARROW])
+    out = capsys.readouterr().out
+    run = result['runs'][0]
+    assert run['reference_views'] == 'all' and 'all 2 views' in out
+    assert [r['key'] for r in run['references']] == ['same_backbone']
+    # SlotCon's target is against torchvision's ResNet-50 on the first view: not checked here
+    assert run['target']['met'] is None
+
+
+def test_method_step_targets():
+    from mmdense.apis.benchmark.references import default_references, method_step_target
+    assert method_step_target(dict(type='MaskContrast'))['reference'] == 'deeplabv3_r50_os8'
+    assert method_step_target(dict(type='ViCE'))['views'] == 'all'
+    assert method_step_target(dict(type='Unknown')) is None
+    r50, r18 = dict(type='ResNet', depth=50), dict(type='ResNet', depth=18)
+    assert default_references(r50, method_step_target(dict(type='SlotCon'))) == [
+        'same_backbone', 'torchvision_resnet50']
+    assert default_references(r18, method_step_target(dict(type='SlotCon'))) == ['same_backbone']
+    assert default_references(r50, method_step_target(dict(type='MaskContrast'))) == [
+        'same_backbone', 'torchvision_resnet50', 'deeplabv3_r50_os8']

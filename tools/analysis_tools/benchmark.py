@@ -4,8 +4,10 @@
 Stages (logic in :mod:`mmdense.apis.benchmark`; conventions and measured
 numbers in ``docs/benchmarks/speed.md``):
 
-- ``step``: the config's ``train_step`` on synthetic views vs a supervised
-  step of the same backbone (and of torchvision's ResNet-50 for a ResNet-50);
+- ``step``: the config's ``train_step`` on synthetic views vs supervised
+  steps: the same backbone, torchvision's ResNet-50 for a ResNet-50, and the
+  method's own reference (e.g. mmseg's DeepLabV3-R50 OS8 for MaskContrast;
+  ``--reference``, ``--reference-views first|all``);
 - ``data``: the config's training pipeline on real JPEGs vs PIL +
   ``torchvision.transforms.v2``, one process, one thread;
 - ``eval``: unsupervised-segmentation k-means protocol vs a direct faiss +
@@ -33,6 +35,8 @@ if REPO_ROOT not in sys.path:
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     from mmengine.config import DictAction
+
+    from mmdense.apis.benchmark.references import REFERENCE_VIEWS, STEP_REFERENCES
     parser = argparse.ArgumentParser(
         description='Time a config (train step / data pipeline / evaluation) against a '
         'reference path in the same run')
@@ -61,6 +65,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--threads', type=int, help='torch threads for step / eval')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--no-reference', action='store_true', help='time the subject only')
+    parser.add_argument('--reference', nargs='+', choices=list(STEP_REFERENCES),
+                        help="step: reference steps to time (default: the same backbone, "
+                        "torchvision's ResNet-50 for a ResNet-50, and the method's own)")
+    parser.add_argument('--reference-views', choices=list(REFERENCE_VIEWS),
+                        help="step: run the references on the first view's images or on all "
+                        "the subject's crops (default: the method's choice, else first)")
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings')
     parser.add_argument('--out', help='write the full result to this JSON file')
@@ -76,7 +86,8 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
         img_size=args.img_size, iters=args.iters, warmup=args.warmup, data_root=args.data_root,
         num_images=args.num_images, num_clusters=args.num_clusters, device=args.device,
         threads=args.threads, cfg_options=args.cfg_options, seed=args.seed,
-        reference=not args.no_reference, log=None if args.quiet else _log)
+        reference=not args.no_reference, log=None if args.quiet else _log,
+        references=args.reference, reference_views=args.reference_views)
     print(format_report(result), flush=True)
     if args.out:
         os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
