@@ -2,7 +2,6 @@
 """Decoding image bytes to 8-bit BGR, and telling a broken file from an odd
 but valid one (see :class:`~mmdense.datasets.transforms.RobustLoadImageFromFile`)."""
 import io
-import re
 import warnings
 from typing import NamedTuple, Optional, Sequence, Tuple
 
@@ -33,9 +32,21 @@ def sniff_format(data: bytes) -> Optional[str]:
 #: photo (a 200-megapixel phone photo is 16320 x 12240 = 199.8 M pixels).
 DEFAULT_MAX_PIXELS = 1 << 28
 
-# a marker: one or more 0xFF fill bytes, then a byte that is not 0x00 (a
-# stuffed 0xFF of entropy-coded data), RST0-7 (inside a scan) or 0xFF
-_JPEG_MARKER = re.compile(rb'\xff+([^\x00\xd0-\xd7\xff])')
+
+
+def _marker_positions(data: bytes) -> np.ndarray:
+    """Sorted indices ``i`` where a JPEG marker's code follows: ``data[i]`` is
+    0xFF (the last of any 0xFF fill bytes) and ``data[i + 1]`` is not 0x00 (a
+    stuffed 0xFF of entropy-coded data), RST0-7 (inside a scan) or 0xFF.
+
+    One vectorised pass over the file (a regular-expression search from
+    every segment took ~4 ms per COCO image, longer than decoding it).
+    """
+    arr = np.frombuffer(data, dtype=np.uint8)
+    code = arr[1:]
+    is_marker = (arr[:-1] == 0xFF) & (code != 0x00) & (code != 0xFF)
+    is_marker &= (code < 0xD0) | (code > 0xD7)
+    return np.flatnonzero(is_marker)
 # start-of-frame markers (whose segment holds the image size); not DHT (C4),
 # JPG (C8) or DAC (CC)
 _JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
@@ -64,12 +75,13 @@ def jpeg_structure(data: bytes) -> JpegStructure:
     image ends at the first end-of-image marker (``FF D9``) met this way.
     """
     n = len(data)
+    markers = _marker_positions(data)
     pos, size, scans = 2, None, 0
     while True:
-        found = _JPEG_MARKER.search(data, pos)
-        if found is None:
+        k = int(np.searchsorted(markers, pos))
+        if k == len(markers):
             return JpegStructure(None, size, scans)
-        code, pos = found.group(1)[0], found.end()
+        code, pos = data[markers[k] + 1], int(markers[k]) + 2
         if code == 0xD9:
             return JpegStructure(pos, size, scans)
         if code in (0x01, 0xD8):  # TEM, a stray SOI: no payload
@@ -90,7 +102,8 @@ def jpeg_structure(data: bytes) -> JpegStructure:
             return JpegStructure(None, size, scans)
 
 
-def truncation_reason(data: bytes, kind: Optional[str]) -> Optional[str]:
+def truncation_reason(data: bytes, kind: Optional[str],
+                      info: Optional[JpegStructure] = None) -> Optional[str]:
     """Why ``data`` is a truncated JPEG/PNG, or None.
 
     The rule, for a JPEG: walking its marker segments (:func:`jpeg_structure`)
@@ -106,7 +119,7 @@ def truncation_reason(data: bytes, kind: Optional[str]) -> Optional[str]:
     can, as for any damaged scan). For a PNG: an ``IEND`` chunk must exist.
     """
     if kind == 'jpeg':
-        info = jpeg_structure(data)
+        info = info or jpeg_structure(data)
         if info.end is None:
             if info.scans == 0:
                 return 'truncated JPEG (no image data)'
@@ -118,17 +131,19 @@ def truncation_reason(data: bytes, kind: Optional[str]) -> Optional[str]:
     return None
 
 
-def image_end(data: bytes, kind: Optional[str]) -> int:
+def image_end(data: bytes, kind: Optional[str], info: Optional[JpegStructure] = None) -> int:
     """Length of the image proper: a JPEG ends at its end-of-image marker
-    (trailing data dropped); other formats are kept whole."""
+    (trailing data dropped); other formats are kept whole. ``info``: the
+    JPEG's :func:`jpeg_structure` when the caller has it."""
     if kind == 'jpeg':
-        end = jpeg_structure(data).end
+        end = (info or jpeg_structure(data)).end
         if end is not None:
             return end
     return len(data)
 
 
-def image_size(data: bytes, kind: Optional[str] = None) -> Optional[Tuple[int, int]]:
+def image_size(data: bytes, kind: Optional[str] = None,
+               info: Optional[JpegStructure] = None) -> Optional[Tuple[int, int]]:
     """``(width, height)`` claimed by an image's header, without decoding its
     pixels; None when it cannot be told (not an image, or a format neither
     parsed here nor known to PIL).
@@ -146,7 +161,7 @@ def image_size(data: bytes, kind: Optional[str] = None) -> Optional[Tuple[int, i
             return int.from_bytes(data[16:20], 'big'), int.from_bytes(data[20:24], 'big')
         return None
     if kind == 'jpeg':
-        return jpeg_structure(data).size
+        return (info or jpeg_structure(data)).size
     from PIL import Image
     try:
         with warnings.catch_warnings():
@@ -159,12 +174,13 @@ def image_size(data: bytes, kind: Optional[str] = None) -> Optional[Tuple[int, i
         return None
 
 
-def check_pixels(data: bytes, max_pixels: Optional[int], kind: Optional[str] = None) -> None:
+def check_pixels(data: bytes, max_pixels: Optional[int], kind: Optional[str] = None,
+                 info: Optional[JpegStructure] = None) -> None:
     """Raise :class:`CorruptImageError` if the header of ``data`` claims more
     than ``max_pixels`` pixels (None: no cap), before anything is decoded."""
     if max_pixels is None:
         return
-    size = image_size(data, kind)
+    size = image_size(data, kind, info)
     if size is not None and size[0] * size[1] > max_pixels:
         width, height = size
         raise CorruptImageError(
@@ -270,11 +286,13 @@ def checked_image_bytes(data: bytes, max_pixels: Optional[int] = None) -> Tuple[
     if len(data) == 0:
         raise CorruptImageError('empty (0-byte) file')
     kind = sniff_format(data)
-    reason = truncation_reason(data, kind)
+    info = jpeg_structure(data) if kind == 'jpeg' else None  # walked once
+    reason = truncation_reason(data, kind, info)
     if reason:
         raise CorruptImageError(reason)
-    check_pixels(data, max_pixels, kind)
-    return kind, data[:image_end(data, kind)]
+    check_pixels(data, max_pixels, kind, info)
+    end = image_end(data, kind, info)
+    return kind, data if end == len(data) else data[:end]
 
 
 def decode_image(data: bytes, alpha_background: Optional[Sequence[int]] = None,
