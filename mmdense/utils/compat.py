@@ -22,6 +22,15 @@ def _hue_shift(hue_factor: float) -> np.uint8:
     return np.uint8(int(hue_factor * 255) % 256)
 
 
+def pil_adjust_hue(image: Image.Image, hue_factor: float) -> Image.Image:
+    """The pillow branch of :func:`adjust_hue` on a PIL RGB image."""
+    h, s, v = image.convert('HSV').split()
+    np_h = np.array(h, dtype=np.uint8)
+    with np.errstate(over='ignore'):
+        np_h += _hue_shift(hue_factor)
+    return Image.merge('HSV', (Image.fromarray(np_h, 'L'), s, v)).convert('RGB')
+
+
 def adjust_hue(img: np.ndarray, hue_factor: float, backend: Optional[str] = None) -> np.ndarray:
     """``mmcv.adjust_hue`` that also works on numpy >= 2 (same arguments)."""
     import mmcv.image.io
@@ -32,21 +41,15 @@ def adjust_hue(img: np.ndarray, hue_factor: float, backend: Optional[str] = None
         raise ValueError(f'hue_factor:{hue_factor} is not in [-0.5, 0.5].')
     if not (isinstance(img, np.ndarray) and img.ndim in (2, 3)):
         raise TypeError('img should be ndarray with dim=[2 or 3].')
-    shift = _hue_shift(hue_factor)
     if backend == 'pillow':
         assert img.dtype == np.uint8, 'Pillow backend only support uint8 type'
-        pil_image = Image.fromarray(img[..., ::-1], mode='RGB')
-        h, s, v = pil_image.convert('HSV').split()
-        np_h = np.array(h, dtype=np.uint8)
-        with np.errstate(over='ignore'):
-            np_h += shift
-        pil_image = Image.merge('HSV', (Image.fromarray(np_h, 'L'), s, v)).convert('RGB')
+        pil_image = pil_adjust_hue(Image.fromarray(img[..., ::-1], mode='RGB'), hue_factor)
         return np.array(pil_image, dtype=img.dtype)[..., ::-1]
     dtype = img.dtype
     h, s, v = cv2.split(cv2.cvtColor(img.astype(np.uint8), cv2.COLOR_BGR2HSV_FULL))
     h = h.astype(np.uint8)
     with np.errstate(over='ignore'):
-        h += shift
+        h += _hue_shift(hue_factor)
     return cv2.cvtColor(cv2.merge([h, s, v]), cv2.COLOR_HSV2BGR_FULL).astype(dtype)
 
 

@@ -1,22 +1,25 @@
 # Two overlapping views with BYOL's asymmetric photometric augmentation (SlotCon):
 # RandomResizedCrop 224 (0.08, 1), bicubic antialiased like PIL (the official pipeline is
 # torchvision on PIL images), flip 0.5 per view, crop geometry recorded.
+# FastColorJitter / FastRandomGrayscale: the bytes and random draws of mmpretrain's ColorJitter
+# (PIL operations, as torchvision's) and mmcv's RandomGrayscale, computed faster
+# (mmdense/datasets/transforms/photometric.py; equality tested).
 # A pipeline, not a dataset: a method config combines it with a dataset base, e.g.
 #   train_dataloader = dict(dataset=dict(pipeline={{_base_.train_pipeline}}))
 crop_size = 224
 view_pipeline1 = [
     dict(type='RandomApply',
-         transforms=[dict(type='ColorJitter', brightness=0.4, contrast=0.4, saturation=0.2, hue=0.1)],
+         transforms=[dict(type='FastColorJitter', brightness=0.4, contrast=0.4, saturation=0.2, hue=0.1)],
          prob=0.8),
-    dict(type='RandomGrayscale', prob=0.2, keep_channels=True, channel_weights=(0.114, 0.587, 0.2989)),
+    dict(type='FastRandomGrayscale', prob=0.2, keep_channels=True, channel_weights=(0.114, 0.587, 0.2989)),
     dict(type='GaussianBlur', magnitude_range=(0.1, 2.0), magnitude_std='inf', prob=1.0),
     dict(type='Solarize', thr=128, prob=0.0),
 ]
 view_pipeline2 = [
     dict(type='RandomApply',
-         transforms=[dict(type='ColorJitter', brightness=0.4, contrast=0.4, saturation=0.2, hue=0.1)],
+         transforms=[dict(type='FastColorJitter', brightness=0.4, contrast=0.4, saturation=0.2, hue=0.1)],
          prob=0.8),
-    dict(type='RandomGrayscale', prob=0.2, keep_channels=True, channel_weights=(0.114, 0.587, 0.2989)),
+    dict(type='FastRandomGrayscale', prob=0.2, keep_channels=True, channel_weights=(0.114, 0.587, 0.2989)),
     dict(type='GaussianBlur', magnitude_range=(0.1, 2.0), magnitude_std='inf', prob=0.1),
     dict(type='Solarize', thr=128, prob=0.2),
 ]

@@ -2,6 +2,7 @@
 from mmdense.utils.compat import patch_mmcv_adjust_hue
 from .formatting import PackMultiViewInputs
 from .loading import RobustLoadImageFromFile
+from .photometric import FastColorJitter, FastRandomGrayscale
 from .multi_view import (MultiViewRandomResizedCrop, TwoViewRandomResizedCrop, ViewwisePipeline,
                          resize_nearest, sample_resized_crop)
 from .validation import ValidateSegMap
@@ -13,5 +14,5 @@ patch_mmcv_adjust_hue()
 __all__ = [
     'MultiViewRandomResizedCrop', 'PackMultiViewInputs', 'RobustLoadImageFromFile',
     'TwoViewRandomResizedCrop', 'ValidateSegMap', 'ViewwisePipeline', 'resize_nearest',
-    'sample_resized_crop'
+    'sample_resized_crop', 'FastColorJitter', 'FastRandomGrayscale'
 ]

@@ -56,10 +56,13 @@ class JpegStructure(NamedTuple):
     """What :func:`jpeg_structure` found: ``end`` is the index just after the
     end-of-image marker (None if the data ends before one), ``size`` the
     ``(width, height)`` of the first frame header (None if none was reached),
-    ``scans`` the number of start-of-scan segments before the end."""
+    ``scans`` the number of start-of-scan segments before the end, ``exif``
+    whether an APP1 segment holding EXIF data came before the first scan
+    (where JPEG puts it; without one the orientation is the stored one)."""
     end: Optional[int]
     size: Optional[Tuple[int, int]]
     scans: int
+    exif: bool = False
 
 
 def jpeg_structure(data: bytes) -> JpegStructure:
@@ -76,18 +79,18 @@ def jpeg_structure(data: bytes) -> JpegStructure:
     """
     n = len(data)
     markers = _marker_positions(data)
-    pos, size, scans = 2, None, 0
+    pos, size, scans, exif = 2, None, 0, False
     while True:
         k = int(np.searchsorted(markers, pos))
         if k == len(markers):
-            return JpegStructure(None, size, scans)
+            return JpegStructure(None, size, scans, exif)
         code, pos = data[markers[k] + 1], int(markers[k]) + 2
         if code == 0xD9:
-            return JpegStructure(pos, size, scans)
+            return JpegStructure(pos, size, scans, exif)
         if code in (0x01, 0xD8):  # TEM, a stray SOI: no payload
             continue
         if pos + 2 > n:
-            return JpegStructure(None, size, scans)
+            return JpegStructure(None, size, scans, exif)
         length = int.from_bytes(data[pos:pos + 2], 'big')
         if length < 2:  # a corrupt length: look for the next marker
             continue
@@ -95,11 +98,13 @@ def jpeg_structure(data: bytes) -> JpegStructure:
             height = int.from_bytes(data[pos + 3:pos + 5], 'big')
             width = int.from_bytes(data[pos + 5:pos + 7], 'big')
             size = (width, height)
+        if code == 0xE1 and scans == 0 and data[pos + 2:pos + 8] == b'Exif\x00\x00':
+            exif = True
         if code == 0xDA:
             scans += 1
         pos += length
         if pos > n:
-            return JpegStructure(None, size, scans)
+            return JpegStructure(None, size, scans, exif)
 
 
 def truncation_reason(data: bytes, kind: Optional[str],
@@ -283,6 +288,13 @@ def checked_image_bytes(data: bytes, max_pixels: Optional[int] = None) -> Tuple[
     """``(format, the bytes up to the image's end)`` of an encoded image, or
     :class:`CorruptImageError` saying why it is not a usable one (empty,
     truncated, more than ``max_pixels`` pixels claimed by its header)."""
+    kind, data, _ = _checked_image(data, max_pixels)
+    return kind, data
+
+
+def _checked_image(data: bytes, max_pixels: Optional[int]
+                   ) -> Tuple[Optional[str], bytes, Optional[JpegStructure]]:
+    """:func:`checked_image_bytes` plus the JPEG's structure (None otherwise)."""
     if len(data) == 0:
         raise CorruptImageError('empty (0-byte) file')
     kind = sniff_format(data)
@@ -292,7 +304,7 @@ def checked_image_bytes(data: bytes, max_pixels: Optional[int] = None) -> Tuple[
         raise CorruptImageError(reason)
     check_pixels(data, max_pixels, kind, info)
     end = image_end(data, kind, info)
-    return kind, data if end == len(data) else data[:end]
+    return kind, data if end == len(data) else data[:end], info
 
 
 def decode_image(data: bytes, alpha_background: Optional[Sequence[int]] = None,
@@ -304,7 +316,7 @@ def decode_image(data: bytes, alpha_background: Optional[Sequence[int]] = None,
     cap) is refused before decoding; a JPEG is decoded up to its end-of-image
     marker (see :func:`truncation_reason` for what follows it).
     """
-    kind, data = checked_image_bytes(data, max_pixels)
+    kind, data, info = _checked_image(data, max_pixels)
     buf = np.frombuffer(data, dtype=np.uint8)
     if kind == 'jpeg':  # CMYK and gray are converted by libjpeg / OpenCV
         img = cv2.imdecode(buf, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
@@ -320,6 +332,7 @@ def decode_image(data: bytes, alpha_background: Optional[Sequence[int]] = None,
     if img.size == 0:
         raise CorruptImageError('decoded to an empty image')
     img = to_bgr(to_uint8(img), alpha_background)
-    if kind in ('jpeg', 'png', 'tiff', 'webp'):
+    # a JPEG without an EXIF segment is displayed as stored (no PIL parse)
+    if kind in ('png', 'tiff', 'webp') or (kind == 'jpeg' and info.exif):
         img = apply_orientation(img, exif_orientation(data))
     return img

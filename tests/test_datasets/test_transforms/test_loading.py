@@ -178,6 +178,21 @@ def test_exif_orientation_jpeg(tmp_path, orientation):
     assert np.abs(out.astype(int) - expected[:, :, ::-1]).mean() < 1.5
 
 
+def test_exif_segment_is_found_by_the_marker_walk(tmp_path):
+    """Only a JPEG with an EXIF APP1 segment before its scan is parsed for an
+    orientation (the others are shown as stored)."""
+    from mmdense.datasets.transforms.decoding import jpeg_structure
+    rgb = np.ascontiguousarray(_pattern(48, 64)[:, :, ::-1])
+    Image.fromarray(rgb).save(tmp_path / 'plain.jpg', quality=95)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(rgb).save(tmp_path / 'exif.jpg', exif=exif.tobytes(), quality=95)
+    plain = jpeg_structure((tmp_path / 'plain.jpg').read_bytes())
+    tagged = jpeg_structure((tmp_path / 'exif.jpg').read_bytes())
+    assert not plain.exif and tagged.exif
+    assert plain.size == tagged.size == (64, 48) and plain.scans == tagged.scans == 1
+
+
 def test_orientation_table_matches_pil():
     img = _pattern()
     for orientation, method in {2: Image.FLIP_LEFT_RIGHT, 3: Image.ROTATE_180,
