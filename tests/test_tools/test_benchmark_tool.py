@@ -74,6 +74,11 @@ def test_step_stage(tmp_path, capsys):
         assert name in regions, name
     assert regions['backward'] > 0 and regions['teacher.backbone'] > 0
     assert 'breakdown' in out and 'forward: teacher' in out
+    # FLOPs counted after the timing: SlotCon (2 views, student fwd+bwd, teacher fwd, necks)
+    # does more than 8/3 of a one-view supervised step of its backbone, so the bound < 3/8
+    flops = run['flops_per_step']
+    assert flops['subject'] > 8 / 3 * flops['same_backbone'] > 0
+    assert 0 < run['flop_bounds']['same_backbone'] < 0.375 and 'FLOP bound' in out
 
 
 # the demo model made narrower still: emulated bf16 is 10-20x slower than fp32

@@ -76,9 +76,15 @@ def _format_run(stage: str, run: dict) -> List[str]:
             lines.append(f"{'':10} subject: {run['subject']['view_img_per_s']:.3f} view-crops/s "
                          f"({run['subject']['views_per_image']} views per image); autocast "
                          f"{'on' if run['subject']['autocast'] else 'off'}")
+    bounds = run.get('flop_bounds') or {}
     for key, ratio in run.get('ratios', {}).items():
         main = ' (main)' if key == run.get('ratio_vs') else ''
-        lines.append(f'ratio subject / {key}: {ratio:.3f}{main}')
+        bound = (f'; FLOP bound {bounds[key]:.3f} (reference / subject FLOPs), '
+                 f'{ratio / bounds[key]:.0%} of it' if bounds.get(key) else '')
+        lines.append(f'ratio subject / {key}: {ratio:.3f}{main}{bound}')
+    if run.get('flops_per_step'):
+        lines.append('GFLOPs per step (FlopCounterMode: matmuls, convolutions): ' + ', '.join(
+            f'{k} {v / 1e9:.1f}' for k, v in run['flops_per_step'].items()))
     if stage == 'eval' and 'clustering_speedup' in run:
         lines.append(f"clustering (fit + assignment) speed-up over the reference: "
                      f"{run['clustering_speedup']:.2f}x")

@@ -55,7 +55,7 @@ def synthetic_view_batch(batch_size: int, view_sizes: Sequence[int], seed: int =
 def bench_step(cfg, precision: str, batch_size: Optional[int], img_size: Optional[int],
                iters: int, warmup: int, device: str, seed: int = 0, reference: bool = True,
                log: Log = print, references: Optional[Sequence[str]] = None,
-               reference_views: Optional[str] = None) -> dict:
+               reference_views: Optional[str] = None, count_flops: bool = True) -> dict:
     """The ``step`` stage at one precision (see the package docstring).
 
     Args:
@@ -66,6 +66,10 @@ def bench_step(cfg, precision: str, batch_size: Optional[int], img_size: Optiona
         reference_views (str, optional): 'first' (B images of the first
             view's size) or 'all' (the subject's B x V crops); default: the
             method's, else 'first'.
+        count_flops (bool): after the timing, run each path once more
+            under ``torch.utils.flop_counter.FlopCounterMode`` and report the
+            FLOPs per step and the FLOP bound of each ratio (reference FLOPs /
+            subject FLOPs per image: the ratio at equal efficiency).
     """
     from mmengine.optim import build_optim_wrapper
 
@@ -145,6 +149,17 @@ def bench_step(cfg, precision: str, batch_size: Optional[int], img_size: Optiona
     main_key = (method_target or {}).get('reference')
     _ratios(results, prefer=main_key)
     main = results.get('ratio')
+    if count_flops:
+        inst = instrument_step(model, optim_wrapper, RegionTimer(sync))  # same code path
+        try:
+            flops = {key: step_flops(fn) for key, fn in paths.items()}
+        finally:
+            inst.remove()
+        results['flops_per_step'] = flops
+        # at equal FLOP efficiency, subject img/s / reference img/s = this
+        results['flop_bounds'] = OrderedDict(
+            (key, round(flops[key] / flops['subject'], 4)) for key in paths
+            if key != 'subject' and flops['subject'])
     if method_target is None:
         results['target'] = None
     else:
@@ -180,4 +195,13 @@ def _step_breakdown(totals: Dict[str, float], iters: int, sec_per_iter: float) -
     out['total_ms'] = round(1e3 * sec_per_iter, 2)
     out['unaccounted_ms'] = round(1e3 * sec_per_iter - sum(phases.values()), 2)
     return out
+
+
+def step_flops(step: Callable[[], object]) -> int:
+    """FLOPs of one call of ``step`` (forward, backward and what else it runs),
+    counted by torch's ``FlopCounterMode`` (matmuls and convolutions)."""
+    from torch.utils.flop_counter import FlopCounterMode
+    with FlopCounterMode(display=False) as counter:
+        step()
+    return int(counter.get_total_flops())
 
