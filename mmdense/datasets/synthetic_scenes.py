@@ -399,7 +399,8 @@ def render_scene(
     objects_per_image: Tuple[int, int] = (2, 5),
     object_scale: Tuple[float, float] = (0.15, 0.45),
     noise_std: float = 6.0,
-) -> Tuple[np.ndarray, np.ndarray]:
+    return_objects: bool = False,
+) -> Union[Tuple[np.ndarray, np.ndarray], Tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Render one synthetic scene and its semantic segmentation.
 
     1-3 distinct stuff classes split the background (wavy horizontal bands or
@@ -424,10 +425,16 @@ def render_scene(
             a fraction of the shorter image side.
         noise_std (float): Std of the additive uniform pixel noise, in grey
             levels.
+        return_objects (bool): Also return the planted objects' map (the
+            random stream and the first two outputs are unchanged).
 
     Returns:
         tuple[np.ndarray, np.ndarray]: The image, (H, W, 3) uint8 in BGR
-        order, and the class-id map, (H, W) uint8 with ids < S + T.
+        order, and the class-id map, (H, W) uint8 with ids < S + T. With
+        ``return_objects``, a third (H, W) uint8 map: 0 where no thing is
+        visible, ``j + 1`` on the visible pixels of the ``j``-th pasted thing
+        (an object hidden entirely by later ones has no pixel; MaskContrast's
+        saliency-mask format).
     """
     check_scene_args(num_stuff_classes, num_thing_classes, objects_per_image,
                      object_scale, noise_std)
@@ -471,6 +478,10 @@ def render_scene(
     np.clip(canvas, 0, 255, out=canvas)
     canvas += 0.5  # round to nearest when truncating
     seg = np.take(np.asarray(classes, dtype=np.uint8), owner)
+    if return_objects:
+        dtype = np.uint8 if num_objects < 255 else np.uint16
+        objects = np.where(owner >= num_regions, owner - num_regions + 1, 0).astype(dtype)
+        return canvas.astype(np.uint8), seg, objects
     return canvas.astype(np.uint8), seg
 
 
@@ -519,6 +530,10 @@ class SyntheticSceneDataset(BaseDataset):
     - ``reduce_zero_label`` (bool): False.
     - ``sample_idx`` (int) and ``scene_idx`` (int): position in the dataset
       and the id the scene is rendered from (they differ under ``indices``).
+    - with ``object_masks=True`` only: ``gt_saliency`` (np.ndarray), (H, W)
+      uint8 ids of the planted things (0 elsewhere; MaskContrast's saliency
+      mask format, see :func:`render_scene`), also listed in ``seg_fields``
+      so that it is cut with every view. The other keys are unchanged.
 
     The output suits mmseg's ``PackSegInputs`` and mmpretrain's transforms.
 
@@ -545,6 +560,8 @@ class SyntheticSceneDataset(BaseDataset):
             levels. Defaults to 6.0.
         metainfo (dict, optional): Overrides of the generated meta
             information (``classes``, ``palette``...). Defaults to None.
+        object_masks (bool): Also emit the planted objects' mask
+            (``gt_saliency``). Defaults to False.
         **kwargs: Other arguments of :class:`mmengine.dataset.BaseDataset`
             (``indices``, ``max_refetch``...). ``serialize_data`` defaults
             to False here, the data list being tiny.
@@ -565,6 +582,7 @@ class SyntheticSceneDataset(BaseDataset):
                  lazy_init: bool = False,
                  noise_std: float = 6.0,
                  metainfo: Optional[dict] = None,
+                 object_masks: bool = False,
                  **kwargs) -> None:
         if (not isinstance(num_samples, (int, np.integer))
                 or isinstance(num_samples, bool) or num_samples < 1):
@@ -583,6 +601,7 @@ class SyntheticSceneDataset(BaseDataset):
         self.object_scale = tuple(float(s) for s in object_scale)
         self.seed = int(seed)
         self.noise_std = float(noise_std)
+        self.object_masks = bool(object_masks)
 
         meta = _make_metainfo(self.num_stuff_classes, self.num_thing_classes)
         meta.update(metainfo or {})
@@ -627,18 +646,29 @@ class SyntheticSceneDataset(BaseDataset):
                             self.num_thing_classes, self.objects_per_image,
                             self.object_scale, self.noise_std)
 
+    def render_objects(self, scene_idx: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Like :meth:`render`, plus the (H, W) planted-object ids."""
+        rng = np.random.default_rng([self.seed, int(scene_idx)])
+        return render_scene(rng, *self.img_size, self.num_stuff_classes,
+                            self.num_thing_classes, self.objects_per_image,
+                            self.object_scale, self.noise_std, return_objects=True)
+
     def get_data_info(self, idx: int) -> dict:
         """Render the ``idx``-th scene; see the class docstring for keys."""
         info = super().get_data_info(idx)
         scene_idx = info.get('scene_idx', info['sample_idx'])
-        img, seg = self.render(scene_idx)
+        if self.object_masks:
+            img, seg, objects = self.render_objects(scene_idx)
+            info.update(gt_saliency=objects)
+        else:
+            img, seg = self.render(scene_idx)
         info.update(
             img=img,
             gt_seg_map=seg,
             img_shape=self.img_size,
             ori_shape=self.img_size,
             img_path=f'synthetic://{self.seed}/{scene_idx}',
-            seg_fields=['gt_seg_map'],
+            seg_fields=['gt_seg_map', 'gt_saliency'] if self.object_masks else ['gt_seg_map'],
             reduce_zero_label=False,
             scene_idx=scene_idx)
         return info

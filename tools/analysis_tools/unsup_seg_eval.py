@@ -9,8 +9,9 @@ Modes (see ``docs/benchmarks/unsupervised_segmentation.md``):
   test set, Hungarian (K == C) or majority (K > C, over-clustering), mean and
   std over ``--seeds`` seeds (CrOC Table 3, ViCE Table 1, MaskContrast Table 4).
 - ``object-kmeans``: MaskContrast's k-means over mean embeddings of salient
-  objects; needs ``--saliency-dir`` (masks at the evaluated size) or, as an
-  oracle sanity check, ``--saliency-classes``.
+  objects; needs ``--saliency-dir`` (masks at the evaluated size),
+  ``--saliency-model`` (the model's own saliency head, MaskContrast's
+  protocol) or, as an oracle sanity check, ``--saliency-classes``.
 
 The config's ``test_dataloader`` must yield images and ``gt_sem_seg``
 (``PackSegInputs``), e.g. ``configs/_base_/datasets/synthetic_scenes.py``.
@@ -65,6 +66,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--saliency-dir',
                         help='object-kmeans: <image stem>.png object masks '
                         '(0 = background) at the evaluated size')
+    parser.add_argument('--saliency-model', action='store_true',
+                        help="object-kmeans: the model's saliency head (dense_saliency, "
+                        'probability > 0.5) is the background source (MaskContrast)')
     parser.add_argument(
         '--saliency-classes', type=int, nargs='+',
         help='object-kmeans ORACLE: ground-truth classes treated as salient '
@@ -79,8 +83,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[Sequence[str]] = None) -> list:
     args = parse_args(argv)
-    if args.mode == 'object-kmeans' and not (args.saliency_dir or args.saliency_classes):
-        raise SystemExit('--mode object-kmeans needs --saliency-dir '
+    if args.mode == 'object-kmeans' and not (args.saliency_dir or args.saliency_classes
+                                             or args.saliency_model):
+        raise SystemExit('--mode object-kmeans needs --saliency-dir or --saliency-model '
                          '(or --saliency-classes for an oracle check)')
 
     from mmdense.evaluation.dense import (format_results, oracle_saliency, run_unsup_eval,
@@ -89,7 +94,9 @@ def main(argv: Optional[Sequence[str]] = None) -> list:
 
     saliency_fn = None
     if args.mode == 'object-kmeans':
-        if args.saliency_dir:
+        if args.saliency_model:
+            saliency_fn = 'model'  # model.dense_saliency (MODEL_SALIENCY)
+        elif args.saliency_dir:
             saliency_fn = saliency_from_dir(args.saliency_dir)
         else:
             classes = list(args.saliency_classes)

@@ -41,6 +41,7 @@ _GROUP_DEFAULTS = dict(
     interpolation='bicubic',
     antialias=None,  # None: the transform's ``antialias``
     overlap=True,
+    size_coefficient=None,  # None: RandomResizedCrop's scale / ratio rule
 )
 
 
@@ -107,6 +108,32 @@ def sample_resized_crop(rng: np.random.Generator,
         x = min(max(x, lo), hi)
         lo, hi = _centred_range(h, height, cy)
         y = min(max(y, lo), hi)
+    return (x, y, x + w, y + h)
+
+
+def sample_scaled_crop(rng: np.random.Generator,
+                       height: int,
+                       width: int,
+                       out_size: Tuple[int, int],
+                       coefficient: Tuple[float, float],
+                       centre: Optional[Tuple[int, int]] = None) -> Box:
+    """Sample a crop whose side is the view size times a resize coefficient.
+
+    ViCE's rule (SPEC §3): ``beta ~ U(coefficient)`` and the crop is
+    ``round(beta * out_h) x round(beta * out_w)`` original pixels (clipped to
+    the image), so ``beta < 1`` zooms in and ``beta > 1`` zooms out. The
+    position is drawn as in :func:`sample_resized_crop` (uniform, containing
+    ``centre`` when given).
+
+    Returns:
+        tuple: ``(x1, y1, x2, y2)`` with integer-valued corners.
+    """
+    beta = rng.uniform(coefficient[0], coefficient[1])
+    h = min(height, max(1, int(round(beta * out_size[0]))))
+    w = min(width, max(1, int(round(beta * out_size[1]))))
+    cx, cy = centre if centre is not None else (None, None)
+    y = _position(rng, *_centred_range(h, height, cy))
+    x = _position(rng, *_centred_range(w, width, cx))
     return (x, y, x + w, y + h)
 
 
@@ -302,8 +329,12 @@ class MultiViewRandomResizedCrop(BaseTransform):
             default ``(3/4, 4/3)``), ``flip_prob`` (default 0.5),
             ``interpolation`` ('bicubic' default, 'bilinear', 'area',
             'nearest' — the latter by pixel-centre indexing like the maps),
-            ``antialias`` (default: the transform's ``antialias``) and
-            ``overlap`` (default True: the overlap rule applies).
+            ``antialias`` (default: the transform's ``antialias``),
+            ``overlap`` (default True: the overlap rule applies) and
+            ``size_coefficient`` (default None; a range ``(lo, hi)``: the
+            crop side is ``beta * size`` with ``beta ~ U(lo, hi)`` instead
+            of the scale / ratio rule, see :func:`sample_scaled_crop`;
+            ViCE's resize coefficient).
         min_overlap (float): minimum intersection area with the anchor /
             the later view's area, in ``[0, 1)``.
         max_tries (int): re-sampling budget of each loop (per view, rounds).
@@ -379,8 +410,14 @@ class MultiViewRandomResizedCrop(BaseTransform):
         antialias = self.antialias if g['antialias'] is None else g['antialias']
         if not isinstance(antialias, bool):
             raise ValueError(f'{name}: antialias must be a bool, got {g["antialias"]!r}')
+        coefficient = g['size_coefficient']
+        if coefficient is not None:
+            coefficient = tuple(coefficient)
+            if len(coefficient) != 2 or not 0 < coefficient[0] <= coefficient[1]:
+                raise ValueError(f'{name}: size_coefficient must be (lo, hi) with '
+                                 f'0 < lo <= hi, got {g["size_coefficient"]!r}')
         return dict(g, size=size, scale=scale, ratio=ratio, overlap=bool(g['overlap']),
-                    antialias=antialias)
+                    antialias=antialias, size_coefficient=coefficient)
 
     @property
     def rng(self) -> Union[np.random.Generator, _GlobalRNGAdapter]:
@@ -394,6 +431,9 @@ class MultiViewRandomResizedCrop(BaseTransform):
     def _sample(self, view: int, height: int, width: int,
                 centre: Optional[Tuple[int, int]]) -> Box:
         g = self._group_of(view)
+        if g['size_coefficient'] is not None:
+            return sample_scaled_crop(self.rng, height, width, g['size'], g['size_coefficient'],
+                                      centre=centre)
         return sample_resized_crop(self.rng, height, width, g['scale'], g['ratio'],
                                    centre=centre)
 

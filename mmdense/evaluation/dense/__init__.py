@@ -17,7 +17,8 @@ from .features import (DENSE_INTERFACE, FEATURE_SOURCES, DenseFeatureBank, Salie
 from .protocols import (ASSIGN_MAX_SCORES, assign_dense, assign_dense_batch, assignment_batches,
                         dense_confusion, kmeans_eval, object_embeddings, object_kmeans_eval,
                         pca_project, prototype_eval)
-from .saliency import oracle_saliency, saliency_from_classes, saliency_from_dir
+from .saliency import (MODEL_SALIENCY, objects_from_probability, oracle_saliency,
+                       saliency_from_classes, saliency_from_dir)
 
 __all__ = [
     'ASSIGN_MAX_SCORES', 'DENSE_INTERFACE', 'EVAL_MODES', 'FEATURE_SOURCES', 'DenseFeatureBank',
@@ -25,5 +26,5 @@ __all__ = [
     'check_stage', 'collect_dense_features', 'dense_confusion', 'dense_features', 'format_results',
     'gt_map', 'iter_batches', 'kmeans_eval', 'object_embeddings', 'object_kmeans_eval',
     'oracle_saliency', 'pca_project', 'preprocess_batch', 'prototype_eval', 'run_unsup_eval',
-    'saliency_from_classes', 'saliency_from_dir'
+    'saliency_from_classes', 'saliency_from_dir', 'MODEL_SALIENCY', 'objects_from_probability'
 ]

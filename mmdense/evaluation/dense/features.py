@@ -185,6 +185,49 @@ class DenseFeatureBank:
         return torch.cat([f.flatten(1).t() for f in self.features])
 
 
+#: ``saliency_fn`` value that takes the model's own saliency head
+#: (``model.dense_saliency``, MaskContrast) as the background source.
+MODEL_SALIENCY = 'model'
+
+
+def objects_from_probability(prob: np.ndarray, threshold: float = 0.5,
+                             split_components: bool = False) -> np.ndarray:
+    """Object ids from a saliency probability map.
+
+    Args:
+        prob (np.ndarray): ``(H, W)`` foreground probabilities.
+        threshold (float): salient where ``prob > threshold`` (0.5, the
+            released MaskContrast evaluation).
+        split_components (bool): every 8-connected salient component is
+            its own object (ids 1, 2, ...); by default all salient pixels
+            are one object (id 1), as in the paper.
+
+    Returns:
+        np.ndarray: ``(H, W)`` int32, 0 = background.
+    """
+    import cv2
+    salient = (np.asarray(prob) > threshold).astype(np.uint8)
+    if not split_components:
+        return salient.astype(np.int32)
+    _, comp = cv2.connectedComponents(salient, connectivity=8)
+    return comp.astype(np.int32)
+
+
+def _model_saliency(model: nn.Module, inputs: torch.Tensor, data_samples: list,
+                    source: str) -> List[np.ndarray]:
+    """Object maps of a batch from ``model.dense_saliency`` at each label's size."""
+    if source != MODEL_SALIENCY:
+        raise ValueError(f'saliency_fn must be a callable or {MODEL_SALIENCY!r}, got {source!r}')
+    sizes = {tuple(gt_map(ds).shape) for ds in data_samples}
+    if len(sizes) != 1:
+        raise ValueError(f'model saliency: the labels of one batch differ in size: {sizes}')
+    prob = model.dense_saliency(inputs, sizes.pop())
+    if prob is None:
+        raise ValueError(f'{type(model).__name__} has no saliency head (dense_saliency returns '
+                         'None): give saliency masks (saliency_from_dir) instead')
+    return [objects_from_probability(p) for p in prob.float().cpu().numpy()]
+
+
 @torch.no_grad()
 def collect_dense_features(model: nn.Module,
                            dataloader,
@@ -201,9 +244,11 @@ def collect_dense_features(model: nn.Module,
             ``test_dataloader``.
         source (str): one of ``model.dense_stages``, see :func:`dense_features`.
         normalize (bool): L2-normalise every feature vector. Defaults True.
-        saliency_fn (callable, optional): ``fn(data_sample, index, gt)``
+        saliency_fn (callable | str, optional): ``fn(data_sample, index, gt)``
             returning the (H, W) saliency/object map of an image, at the
-            ground truth's size.
+            ground truth's size; or ``'model'``: the model's own saliency
+            head (``model.dense_saliency``, probabilities > 0.5 are one
+            object per image, see ``objects_from_probability``).
         progress (bool): Show a progress bar.
 
     Returns:
@@ -217,10 +262,14 @@ def collect_dense_features(model: nn.Module,
         if normalize:
             feats = F.normalize(feats, dim=1)
         feats = feats.cpu()
-        for feat, data_sample in zip(feats, data_samples):
+        model_saliency = None
+        if isinstance(saliency_fn, str):
+            model_saliency = _model_saliency(model, inputs, data_samples, saliency_fn)
+        for i, (feat, data_sample) in enumerate(zip(feats, data_samples)):
             gt = gt_map(data_sample)
             if saliency_fn is not None:
-                sal = np.asarray(saliency_fn(data_sample, len(bank), gt))
+                sal = (model_saliency[i] if model_saliency is not None else
+                       np.asarray(saliency_fn(data_sample, len(bank), gt)))
                 if sal.shape != gt.shape:
                     raise ValueError(
                         f'saliency map of image {len(bank)} has shape '

@@ -10,7 +10,9 @@ from typing import Sequence
 
 import numpy as np
 
-from .features import SaliencyFn
+# MODEL_SALIENCY / objects_from_probability live in .features (which uses them) and are
+# re-exported here with the other providers
+from .features import MODEL_SALIENCY, SaliencyFn, objects_from_probability  # noqa: F401
 
 
 def saliency_from_classes(gt: np.ndarray, classes: Sequence[int]) -> np.ndarray:
@@ -68,3 +70,4 @@ def saliency_from_dir(directory: str, suffix: str = '.png') -> SaliencyFn:
         return mask.astype(np.int32)
 
     return load
+

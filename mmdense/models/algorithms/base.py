@@ -244,6 +244,7 @@ class BaseDenseSelfSupervisor(NonFiniteLossMixin, BaseSelfSupervisor):
       ``num_clusters``          K of the method's prototypes, None without
       ``dense_logits(x, size)`` ``(B, K, h, w)`` prototype logits
       ``dense_logit_scale``     logits = similarity x this (1 / temperature)
+      ``dense_saliency(x, size)``  ``(B, h, w)`` saliency in [0, 1], None without
       ``backbone_prefix(net)``  state-dict prefix of the backbone to export
       ========================  ==================================================
 
@@ -285,6 +286,21 @@ class BaseDenseSelfSupervisor(NonFiniteLossMixin, BaseSelfSupervisor):
             list[tuple[str, str]]: ``(key below model., message)`` problems.
         """
         return []
+
+    @classmethod
+    def view_map_kinds(cls, model_cfg: dict) -> Dict[str, str]:
+        """The per-view maps ``loss`` reads from ``view_seg_maps``, by kind.
+
+        Args:
+            model_cfg (dict): the ``model`` config.
+
+        Returns:
+            dict: ``{key: kind}``, kind ``'objects'`` (uint8, 0 background,
+            ids > 0 objects: saliency masks) or ``'regions'`` (integer region
+            ids: superpixels). Tools that make synthetic batches (the
+            benchmark) read it; none by default.
+        """
+        return {}
 
     def __init__(self,
                  backbone: dict,
@@ -393,6 +409,14 @@ class BaseDenseSelfSupervisor(NonFiniteLossMixin, BaseSelfSupervisor):
         raise NotImplementedError(f'{type(self).__name__} has no prototypes (num_clusters is '
                                   'None): evaluate it with k-means on extract_dense features')
 
+    def dense_saliency(self, inputs: torch.Tensor,
+                       size: Optional[Tuple[int, int]] = None) -> Optional[torch.Tensor]:
+        """``(B, h, w)`` foreground probabilities of a method's saliency head
+        (MaskContrast), bilinearly resized to ``size`` (default: the input
+        size); None for a method without one (the default). The object
+        k-means evaluation takes it as its background source."""
+        return None
+
     @classmethod
     def backbone_prefix(cls, network: str = 'teacher') -> str:
         """State-dict prefix of the backbone that transfers downstream.
@@ -427,6 +451,11 @@ class BaseDenseSelfSupervisor(NonFiniteLossMixin, BaseSelfSupervisor):
         Each sample gets ``pred_sem_seg`` (``1 x H x W`` prototype ids, at the
         size of its ``gt_sem_seg`` when present, else of the input) and, with
         ``return_logits``, ``seg_logits`` (``K x H x W``).
+
+        A method without prototypes (``num_clusters`` None) gets, instead,
+        ``dense_feats`` (``D x h x w``, :meth:`extract_dense` ``'auto'``) and,
+        when :meth:`dense_saliency` gives one, ``pred_saliency``
+        (``1 x H x W`` probabilities): what ``ObjectKMeansMetric`` clusters.
         """
         from mmseg.structures import SegDataSample
         if data_samples is None:
@@ -436,12 +465,26 @@ class BaseDenseSelfSupervisor(NonFiniteLossMixin, BaseSelfSupervisor):
         if len(sizes) != 1:
             raise ValueError(f'{type(self).__name__}.predict: samples of one batch need one '
                              f'label size, got {sizes}')
+        if self.num_clusters is None:
+            return self._predict_dense(inputs, data_samples, sizes.pop())
         logits = self.dense_logits(inputs, size=sizes.pop())
         preds = logits.argmax(dim=1, keepdim=True)
         for i, ds in enumerate(data_samples):
             ds.pred_sem_seg = PixelData(data=preds[i])
             if return_logits:
                 ds.seg_logits = PixelData(data=logits[i])
+        return data_samples
+
+
+    def _predict_dense(self, inputs: torch.Tensor, data_samples: list,
+                       size: Tuple[int, int]) -> list:
+        """``predict`` of a method without prototypes (see :meth:`predict`)."""
+        feats = self.extract_dense(inputs, 'auto').float()
+        saliency = self.dense_saliency(inputs, size)
+        for i, ds in enumerate(data_samples):
+            ds.set_field(feats[i], 'dense_feats', field_type='data')
+            if saliency is not None:
+                ds.pred_saliency = PixelData(data=saliency[i][None])
         return data_samples
 
 
