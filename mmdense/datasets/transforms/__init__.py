@@ -6,6 +6,9 @@ from .photometric import FastColorJitter, FastRandomGrayscale
 from .multi_view import (MultiViewRandomResizedCrop, TwoViewRandomResizedCrop, ViewwisePipeline,
                          resize_nearest, sample_resized_crop)
 from .validation import ValidateSegMap
+from .saliency import LoadSaliencyMask, MaskAreaRule
+from .superpixels import Superpixels
+from .vice_views import CannyCentre, MutualRegionFilter, RegionMasking
 
 # mmpretrain's ColorJitter (used by every pre-training pipeline here) calls
 # mmcv.adjust_hue, which mmcv 2.1.0 breaks on numpy >= 2 (see compat.py).
@@ -14,5 +17,6 @@ patch_mmcv_adjust_hue()
 __all__ = [
     'MultiViewRandomResizedCrop', 'PackMultiViewInputs', 'RobustLoadImageFromFile',
     'TwoViewRandomResizedCrop', 'ValidateSegMap', 'ViewwisePipeline', 'resize_nearest',
-    'sample_resized_crop', 'FastColorJitter', 'FastRandomGrayscale'
+    'sample_resized_crop', 'Superpixels', 'CannyCentre', 'MutualRegionFilter', 'RegionMasking',
+    'LoadSaliencyMask', 'MaskAreaRule', 'FastColorJitter', 'FastRandomGrayscale'
 ]

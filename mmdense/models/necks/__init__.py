@@ -1,4 +1,5 @@
 # Copyright (c) mmdense contributors. All rights reserved.
+from .aspp import ASPPNeck
 from .mlp import MLPNeck
 
-__all__ = ['MLPNeck']
+__all__ = ['MLPNeck', 'ASPPNeck']

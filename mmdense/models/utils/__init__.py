@@ -4,6 +4,7 @@ from .dist import all_reduce_max, all_reduce_sum, concat_all_gather, rank_and_wo
 from .centering import Centering
 from .ema import MomentumTeacher
 from .geometry import inverse_augment
+from .online_clustering import ClusterAssignment, CrossViewOnlineClustering
 from .queue import MomentumQueue
 from .region_pooling import (argmax_presence, compact_region_ids, segment_mean_pool,
                              soft_region_pool)
@@ -16,5 +17,5 @@ __all__ = [
     'Centering', 'MomentumTeacher', 'inverse_augment', 'argmax_presence', 'soft_region_pool',
     'MomentumQueue', 'compact_region_ids',
     'segment_mean_pool', 'sinkhorn_knopp', 'transport_cost', 'map_to_tokens', 'patch_centers',
-    'tokens_to_map', 'StrictPretrained'
+    'tokens_to_map', 'StrictPretrained', 'ClusterAssignment', 'CrossViewOnlineClustering'
 ]

@@ -1,0 +1,4 @@
+# Copyright (c) mmdense contributors. All rights reserved.
+from .vit_qkv import QKVVisionTransformer
+
+__all__ = ['QKVVisionTransformer']
