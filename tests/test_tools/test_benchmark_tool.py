@@ -223,3 +223,21 @@ def test_method_step_targets():
     assert default_references(r18, method_step_target(dict(type='SlotCon'))) == ['same_backbone']
     assert default_references(r50, method_step_target(dict(type='MaskContrast'))) == [
         'same_backbone', 'torchvision_resnet50', 'deeplabv3_r50_os8']
+
+
+def test_synthetic_batch_carries_the_maps_a_method_reads():
+    """MaskContrast reads object masks, ViCE region maps (``view_map_kinds``):
+    the synthetic batch carries them, one per view."""
+    from mmdense.registry import MODELS
+    from mmdense.utils import register_all_modules
+    register_all_modules()
+    assert MODELS.get('MaskContrast').view_map_kinds(dict(mask_key='sal')) == {'sal': 'objects'}
+    assert MODELS.get('ViCE').view_map_kinds({}) == {'superpixels': 'regions'}
+    assert MODELS.get('SlotCon').view_map_kinds({}) == {}
+    batch = bench.synthetic_view_batch(2, [32, 32], mask_keys=['sal'], region_keys=['sp'])
+    maps = batch['data_samples'][0].view_seg_maps
+    assert maps['sal'].shape == (2, 32, 32) and maps['sal'].dtype == torch.uint8
+    assert set(maps['sal'].unique().tolist()) == {0, 1}
+    assert maps['sp'].shape == (2, 32, 32) and len(maps['sp'].unique()) == 4  # 16 px cells
+    mixed = bench.synthetic_view_batch(1, [32, 16], region_keys=['sp'])
+    assert [m.shape for m in mixed['data_samples'][0].view_seg_maps['sp']] == [(32, 32), (16, 16)]

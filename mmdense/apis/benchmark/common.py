@@ -27,9 +27,9 @@ TARGETS = dict(
 STEP_CONVENTION = (
     'img/s counts source images: a step of the subject on batch B processes B images, each as '
     'V views (the views go through the student, and through the teacher when there is one); a '
-    'supervised reference step on batch B processes B images of the same size, one view each. '
-    'For SlotCon (2 views: student fwd+bwd = 2 x 3 units, teacher fwd = 2 x 1) the FLOP bound '
-    'of the ratio is 3/8 = 0.375.')
+    'supervised reference step on batch B processes B images of the first view\'s size, one '
+    'view each (reference views "first"), or all B x V crops (reference views "all"). The FLOP '
+    'bound printed beside a ratio is what it would be at equal FLOP efficiency.')
 DATA_CONVENTION = (
     'img/s counts source images, each giving all its views; one process, one thread '
     '(torch and OpenCV), files read from the page cache after the warm-up.')

@@ -33,7 +33,7 @@ import torch.nn.functional as F
 #: issue's minimum ratio subject / reference
 METHOD_STEP_TARGETS: Dict[str, dict] = dict(
     SlotCon=dict(reference='torchvision_resnet50', views='first', min_ratio=0.40),
-    CrOC=dict(reference='same_backbone', views='first', min_ratio=0.55),
+    CrOC=dict(reference='same_backbone', views='all', min_ratio=0.55),
     ViCE=dict(reference='same_backbone', views='all', min_ratio=0.65),
     MaskContrast=dict(reference='deeplabv3_r50_os8', views='first', min_ratio=0.80),
 )

@@ -19,13 +19,18 @@ from .timing import (RegionTimer, _autocast, _log_level, _stats_summary, _sync_f
 # stage: step
 # --------------------------------------------------------------------------
 def synthetic_view_batch(batch_size: int, view_sizes: Sequence[int], seed: int = 0,
-                         device: str = 'cpu') -> dict:
+                         device: str = 'cpu', mask_keys: Sequence[str] = (),
+                         region_keys: Sequence[str] = ()) -> dict:
     """A collated batch as ``PackMultiViewInputs`` + ``default_collate`` make it.
 
     ``inputs``: one ``(B, 3, s, s)`` uint8 tensor per view; ``data_samples``:
     mmpretrain ``DataSample`` with ``view_crops`` ``(V, 4)`` (original-image
     pixels; all crops of an image share its centre region, so every pair
-    overlaps), ``view_flips``, ``view_sizes`` and ``view_group_ids``.
+    overlaps), ``view_flips``, ``view_sizes`` and ``view_group_ids``; and
+    ``view_seg_maps``: per ``mask_keys`` key a ``(V, s, s)`` uint8 object map
+    (one centred object, id 1, a quarter of the view), per ``region_keys``
+    key a ``(V, s, s)`` int32 region map (cells of 16 x 16 pixels), stacked
+    when all views share one size, else a list of ``(s, s)`` maps.
     """
     from mmpretrain.structures import DataSample
     gen = torch.Generator().manual_seed(seed)
@@ -48,8 +53,27 @@ def synthetic_view_batch(batch_size: int, view_sizes: Sequence[int], seed: int =
         sample.set_field(rng.random(num_views) < 0.5, 'view_flips')
         sample.set_field(np.array([[s, s] for s in view_sizes], np.int64), 'view_sizes')
         sample.set_field(np.array(groups, np.int64), 'view_group_ids')
+        maps = {key: [_object_map(s) for s in view_sizes] for key in mask_keys}
+        maps.update({key: [_region_map(s) for s in view_sizes] for key in region_keys})
+        if maps:
+            same = len(set(view_sizes)) == 1
+            sample.set_field({k: torch.stack(v) if same else v for k, v in maps.items()},
+                             'view_seg_maps')
         samples.append(sample)
     return dict(inputs=inputs, data_samples=samples)
+
+
+def _object_map(size: int) -> torch.Tensor:
+    """(size, size) uint8: one centred object (1) on background (0)."""
+    out = torch.zeros(size, size, dtype=torch.uint8)
+    out[size // 4:size - size // 4, size // 4:size - size // 4] = 1
+    return out
+
+
+def _region_map(size: int, cell: int = 16) -> torch.Tensor:
+    """(size, size) int32: region ids of a grid of ``cell`` x ``cell`` cells."""
+    idx = torch.arange(size) // cell
+    return (idx[:, None] * ((size + cell - 1) // cell) + idx[None]).to(torch.int32)
 
 
 def bench_step(cfg, precision: str, batch_size: Optional[int], img_size: Optional[int],
@@ -79,7 +103,11 @@ def bench_step(cfg, precision: str, batch_size: Optional[int], img_size: Optiona
         batch_size = int(cfg.train_dataloader.batch_size)
     sizes = view_layout(cfg, img_size)
     sync = _sync_fn(device)
-    batch = synthetic_view_batch(batch_size, sizes, seed=seed, device=device)
+    map_kinds = MODELS.get(cfg.model['type']).view_map_kinds(dict(cfg.model))
+    batch = synthetic_view_batch(
+        batch_size, sizes, seed=seed, device=device,
+        mask_keys=[k for k, kind in map_kinds.items() if kind == 'objects'],
+        region_keys=[k for k, kind in map_kinds.items() if kind == 'regions'])
     backbone_cfg = copy.deepcopy(dict(cfg.model.backbone))
     results: Dict[str, object] = OrderedDict(
         batch_size=batch_size, view_sizes=sizes, convention=STEP_CONVENTION)
