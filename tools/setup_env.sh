@@ -82,10 +82,18 @@ fi
 log "installing requirements"
 "${PIP[@]}" install -q -r "$ROOT/requirements/runtime.txt" -r "$ROOT/requirements/mminstall.txt" \
     -r "$ROOT/requirements/tests.txt" -r "$ROOT/requirements/optional.txt"
-# Some OpenMMLab wheels pull the GUI OpenCV build, which needs libGL at import time.
-if "$PY" -m pip show -q opencv-python >/dev/null 2>&1; then
-  "${PIP[@]}" uninstall -q -y opencv-python
-  "${PIP[@]}" install -q --force-reinstall --no-deps "opencv-python-headless>=4.7,<5"
+# One OpenCV build: the headless contrib one (cv2.ximgproc: OpenCV's SLIC superpixels). Some
+# OpenMMLab wheels pull the GUI build (needs libGL at import time), an older venv may hold the
+# plain headless one: every build installs the same cv2 package, so the others go.
+opencv_swapped=0
+for other in opencv-python opencv-python-headless opencv-contrib-python; do
+  if "$PY" -m pip show -q "$other" >/dev/null 2>&1; then
+    "${PIP[@]}" uninstall -q -y "$other"
+    opencv_swapped=1
+  fi
+done
+if [ "$opencv_swapped" = 1 ]; then
+  "${PIP[@]}" install -q --force-reinstall --no-deps "opencv-contrib-python-headless>=4.7,<5"
 fi
 "${PIP[@]}" install -q --no-deps --no-build-isolation -e "$ROOT"
 
