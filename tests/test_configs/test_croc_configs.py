@@ -120,9 +120,9 @@ def test_vit_probe_is_a_1x1_conv_on_the_frozen_exported_backbone(path, tmp_path)
                 'train_cfg'):
         assert cfg[key] == ref[key], key
     assert cfg.model.decode_head.num_classes == ref.model.decode_head.num_classes
-    assert cfg.pretrained.endswith('backbone.pth')
+    assert cfg.vit_small_p16_checkpoint.endswith('backbone.pth')
     assert cfg.model.backbone.init_cfg == dict(type='mmdense.StrictPretrained',
-                                               checkpoint=cfg.pretrained)
+                                               checkpoint=cfg.vit_small_p16_checkpoint)
     if path != PROBES[0]:
         return  # building ViT-S once is enough
     exported = QKVVisionTransformer(arch='deit-small', img_size=224, patch_size=16,
