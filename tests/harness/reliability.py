@@ -30,6 +30,23 @@ IMPORTS = [
 ]
 
 
+def assert_same_state(a, b, where: str = '') -> None:
+    """Assert two checkpoint states (nested dicts / lists of tensors and
+    plain values) are equal exactly; ``where`` names the first difference."""
+    if isinstance(a, torch.Tensor):
+        assert torch.equal(a, b), where
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys(), where
+        for k in a:
+            assert_same_state(a[k], b[k], f'{where}.{k}')
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b)):
+            assert_same_state(x, y, f'{where}[{i}]')
+    else:
+        assert a == b, where
+
+
 def tiny_config(path: str, num_workers: int = 0, max_iters: int = 8, interval: int = 4,
                 custom_hooks: Optional[List[dict]] = None, num_samples: int = 20,
                 rng_hook: bool = True, **changes) -> str:

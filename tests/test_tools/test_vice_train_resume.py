@@ -9,7 +9,7 @@ import torch
 from mmengine.config import Config
 
 from tests.harness.paths import REPO
-from tests.harness.reliability import logged_scalars, train_in_process
+from tests.harness.reliability import assert_same_state, logged_scalars, train_in_process
 
 DEMO = osp.join(REPO, 'configs', 'vice', 'vice_resnet18-narrow-fpn_1xb8-200iters_synthetic.py')
 MAX_ITERS, INTERVAL = 6, 3
@@ -39,20 +39,6 @@ def tiny_vice_config(path: str) -> str:
     return path
 
 
-def _same(a, b, where=''):
-    if isinstance(a, torch.Tensor):
-        assert torch.equal(a, b), where
-    elif isinstance(a, dict):
-        assert a.keys() == b.keys(), where
-        for k in a:
-            _same(a[k], b[k], f'{where}.{k}')
-    elif isinstance(a, (list, tuple)):
-        for i, (x, y) in enumerate(zip(a, b)):
-            _same(x, y, f'{where}[{i}]')
-    else:
-        assert a == b, where
-
-
 @pytest.mark.slow
 def test_demo_trains_and_resumes_exactly(tmp_path):
     config = tiny_vice_config(str(tmp_path / 'vice_tiny.py'))
@@ -71,5 +57,5 @@ def test_demo_trains_and_resumes_exactly(tmp_path):
     b = torch.load(work / f'iter_{MAX_ITERS}.pth', map_location='cpu', weights_only=True)
     assert int(b['state_dict']['swav_loss.step']) == MAX_ITERS
     assert int(b['state_dict']['swav_loss.queue.num_filled']) > 0
-    _same(a['state_dict'], b['state_dict'], 'state_dict')
-    _same(a['optimizer'], b['optimizer'], 'optimizer')
+    assert_same_state(a['state_dict'], b['state_dict'], 'state_dict')
+    assert_same_state(a['optimizer'], b['optimizer'], 'optimizer')

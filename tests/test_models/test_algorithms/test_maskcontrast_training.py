@@ -7,23 +7,9 @@ import pytest
 import torch
 
 from tests.harness.maskcontrast_tiny import StopTraining, tiny_train_config
-from tests.harness.reliability import logged_scalars, train_in_process
+from tests.harness.reliability import assert_same_state, logged_scalars, train_in_process
 
 MAX_ITERS, INTERVAL = 6, 3
-
-
-def _same(a, b, where=''):
-    if isinstance(a, torch.Tensor):
-        assert torch.equal(a, b), where
-    elif isinstance(a, dict):
-        assert a.keys() == b.keys(), where
-        for k in a:
-            _same(a[k], b[k], f'{where}.{k}')
-    elif isinstance(a, (list, tuple)):
-        for i, (x, y) in enumerate(zip(a, b)):
-            _same(x, y, f'{where}[{i}]')
-    else:
-        assert a == b, where
 
 
 @pytest.mark.slow
@@ -52,4 +38,4 @@ def test_demo_trains_and_resumes_exactly(tmp_path):
     assert int(b['state_dict']['teacher.steps']) == MAX_ITERS
     assert int(b['state_dict']['queue.ptr']) > 0  # the queue moved and was checkpointed
     for key in ('state_dict', 'optimizer', 'param_schedulers'):
-        _same(a[key], b[key], key)
+        assert_same_state(a[key], b[key], key)
