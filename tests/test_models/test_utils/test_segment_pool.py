@@ -72,3 +72,25 @@ def test_half_features_keep_dtype():
     features, segments = _example()
     pooled, _, _ = segment_mean_pool(features.to(torch.bfloat16), segments, ignore_index=255)
     assert pooled.dtype == torch.bfloat16
+
+
+def test_dense_and_sparse_ids_number_regions_alike():
+    """The presence-table numbering (dense ids) and torch.unique's (sparse
+    ids, e.g. 32-bit labels) give the same compact ids, and pooling with
+    either equals a per-region loop."""
+    from mmdense.models.utils import compact_region_ids, segment_mean_pool
+    gen = torch.Generator().manual_seed(0)
+    dense = torch.randint(-1, 7, (3, 5, 6), generator=gen)
+    dense[1][dense[1] == 3] = 5  # an id missing from one image
+    sparse = torch.where(dense >= 0, dense * 100_000_000 + 12345, dense)  # same partition
+    c_dense, b_dense, _ = compact_region_ids(dense)
+    c_sparse, b_sparse, r_sparse = compact_region_ids(sparse)
+    assert torch.equal(c_dense, c_sparse) and torch.equal(b_dense, b_sparse)
+    assert set(r_sparse.tolist()) <= {v * 100_000_000 + 12345 for v in range(7)}
+    feats = torch.randn(3, 4, 5, 6, generator=gen, dtype=torch.float64)
+    for segments in (dense, sparse):
+        pooled, batch_index, region_id = segment_mean_pool(feats, segments)
+        for r in range(len(batch_index)):
+            mask = segments[batch_index[r]] == region_id[r]
+            want = feats[batch_index[r]][:, mask].mean(1)
+            torch.testing.assert_close(pooled[r], want)
