@@ -241,3 +241,18 @@ def test_synthetic_batch_carries_the_maps_a_method_reads():
     assert maps['sp'].shape == (2, 32, 32) and len(maps['sp'].unique()) == 4  # 16 px cells
     mixed = bench.synthetic_view_batch(1, [32, 16], region_keys=['sp'])
     assert [m.shape for m in mixed['data_samples'][0].view_seg_maps['sp']] == [(32, 32), (16, 16)]
+
+
+@pytest.mark.slow
+def test_startup_benchmark_runs_one_iteration(tmp_path):
+    """benchmark_startup.py times imports, config, runner and one iteration of a
+    training run (the demo's config, made tiny) and writes a checkpoint."""
+    import subprocess
+    import sys
+    cmd = [sys.executable, osp.join(REPO_ROOT, 'tools', 'analysis_tools', 'benchmark_startup.py'),
+           DEMO, '--work-dir', str(tmp_path)]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=REPO_ROOT)
+    assert out.returncode == 0, out.stderr[-2000:]
+    for name in ('imports', 'config', 'runner', 'first_iteration', 'total'):
+        assert name in out.stdout
+    assert osp.isfile(tmp_path / 'iter_1.pth')
