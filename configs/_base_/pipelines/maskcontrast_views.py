@@ -9,9 +9,9 @@ mask_dir = 'saliency'  # set by the dataset config
 area_rule = 'official'
 simclr_view = [
     dict(type='RandomApply',
-         transforms=[dict(type='ColorJitter', brightness=0.4, contrast=0.4, saturation=0.4, hue=0.1)],
+         transforms=[dict(type='FastColorJitter', brightness=0.4, contrast=0.4, saturation=0.4, hue=0.1)],
          prob=0.8),
-    dict(type='RandomGrayscale', prob=0.2, keep_channels=True, channel_weights=(0.114, 0.587, 0.2989)),
+    dict(type='FastRandomGrayscale', prob=0.2, keep_channels=True, channel_weights=(0.114, 0.587, 0.2989)),
 ]
 view_crop = dict(type='MultiViewRandomResizedCrop',
                  view_groups=[dict(num_views=2, size=crop_size, scale=(0.2, 1.0),
