@@ -23,6 +23,14 @@ DEFAULT_CONFIG = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))),
                           'configs', 'slotcon', 'slotcon_resnet18-narrow_1xb32-400iters_synthetic.py')
 
 
+#: what the config's test metric measures, by its prefix
+PROTOCOLS = {
+    'unsup_seg': 'prototype argmax, Hungarian matching',
+    'kmeans': 'k-means on the dense features, Hungarian matching',
+    'object_kmeans': 'k-means on mean object embeddings, saliency head as background',
+}
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='mmdense synthetic-scene demo')
     parser.add_argument('config', nargs='?', default=DEFAULT_CONFIG, help='config file')
@@ -63,9 +71,11 @@ def main(argv=None) -> dict:
     trained_metrics = runner.test()
 
     key_miou = next(k for k in trained_metrics if k.endswith('mIoU'))
+    protocol = key_miou.rpartition('/')[0]
     key_pacc = next(k for k in trained_metrics if k.endswith('pAcc'))
     summary = dict(
         config=osp.relpath(args.config),
+        protocol=PROTOCOLS.get(protocol, protocol or key_miou),
         random_init=dict(mIoU=random_metrics[key_miou], pAcc=random_metrics[key_pacc]),
         trained=dict(mIoU=trained_metrics[key_miou], pAcc=trained_metrics[key_pacc]),
         ratio_mIoU=round(trained_metrics[key_miou] / max(random_metrics[key_miou], 1e-6), 2),
@@ -76,7 +86,7 @@ def main(argv=None) -> dict:
     with open(osp.join(args.work_dir, 'demo_summary.json'), 'w') as f:
         json.dump(summary, f, indent=2)
     print('\n[demo] unsupervised segmentation on held-out synthetic scenes '
-          f'(prototype argmax, Hungarian matching)\n'
+          f"({summary['protocol']})\n"
           f"  random init : mIoU {summary['random_init']['mIoU']:6.2f}  pAcc {summary['random_init']['pAcc']:6.2f}\n"
           f"  trained     : mIoU {summary['trained']['mIoU']:6.2f}  pAcc {summary['trained']['pAcc']:6.2f}\n"
           f"  mIoU ratio  : {summary['ratio_mIoU']}x   total time {summary['minutes']} min "
