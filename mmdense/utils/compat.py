@@ -24,6 +24,8 @@ def _hue_shift(hue_factor: float) -> np.uint8:
 
 def pil_adjust_hue(image: Image.Image, hue_factor: float) -> Image.Image:
     """The pillow branch of :func:`adjust_hue` on a PIL RGB image."""
+    if not -0.5 <= hue_factor <= 0.5:
+        raise ValueError(f'hue_factor:{hue_factor} is not in [-0.5, 0.5].')
     h, s, v = image.convert('HSV').split()
     np_h = np.array(h, dtype=np.uint8)
     with np.errstate(over='ignore'):

@@ -37,7 +37,6 @@ METHOD_STEP_TARGETS: Dict[str, dict] = dict(
     ViCE=dict(reference='same_backbone', views='all', min_ratio=0.65),
     MaskContrast=dict(reference='deeplabv3_r50_os8', views='first', min_ratio=0.80),
 )
-STEP_REFERENCES = ('same_backbone', 'torchvision_resnet50', 'deeplabv3_r50_os8')
 REFERENCE_VIEWS = ('first', 'all')
 
 
@@ -135,6 +134,7 @@ _BUILDERS: Dict[str, Tuple[Callable[[dict], str], Callable[[dict], nn.Module], s
     deeplabv3_r50_os8=(lambda c: 'supervised segmentation step, mmseg DeepLabV3 (ResNetV1c-50 '
                        'OS8, ASPP 512) + CE at input size, SGD', _deeplabv3_r50_os8, 'seg'),
 )
+STEP_REFERENCES = tuple(_BUILDERS)
 
 
 def default_references(backbone_cfg: dict, target: Optional[dict]) -> List[str]:

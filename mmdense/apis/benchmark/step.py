@@ -177,12 +177,8 @@ def bench_step(cfg, precision: str, batch_size: Optional[int], img_size: Optiona
     main_key = (method_target or {}).get('reference')
     _ratios(results, prefer=main_key)
     main = results.get('ratio')
-    if count_flops:
-        inst = instrument_step(model, optim_wrapper, RegionTimer(sync))  # same code path
-        try:
-            flops = {key: step_flops(fn) for key, fn in paths.items()}
-        finally:
-            inst.remove()
+    if count_flops:  # the region hooks only time: FLOPs are counted without them
+        flops = {key: step_flops(fn) for key, fn in paths.items()}
         results['flops_per_step'] = flops
         # at equal FLOP efficiency, subject img/s / reference img/s = this
         results['flop_bounds'] = OrderedDict(

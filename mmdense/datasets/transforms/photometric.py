@@ -59,8 +59,6 @@ class FastColorJitter(ColorJitter):
             elif index == 2 and saturation is not None:
                 image = ImageEnhance.Color(image).enhance(saturation)
             elif index == 3 and hue is not None:
-                if not -0.5 <= hue <= 0.5:
-                    raise ValueError(f'hue_factor:{hue} is not in [-0.5, 0.5].')
                 image = pil_adjust_hue(image, hue)
         results['img'] = cv2.cvtColor(np.asarray(image), cv2.COLOR_RGB2BGR)
         return results
