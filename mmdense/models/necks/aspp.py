@@ -26,6 +26,11 @@ class ASPPNeck(ASPPHead):
         dilations (Sequence[int]): ASPP rates (1, 12, 24, 36 at output
             stride 8; mmseg's default (1, 6, 12, 18) is for stride 16).
         norm_cfg (dict): normalisation (``BN``; ``SyncBN`` on GPUs).
+        frozen (bool): no parameter trains and the BatchNorm layers stay in
+            eval mode (their running statistics are the pre-trained ones):
+            the linear classifier protocol on frozen decoder features, in
+            an mmseg ``EncoderDecoder`` (``neck=dict(type='mmdense.ASPPNeck',
+            frozen=True, ...)``). Defaults to False.
         **kwargs: other ``BaseDecodeHead`` arguments (``in_index``,
             ``align_corners``, ``init_cfg`` ...).
     """
@@ -35,6 +40,7 @@ class ASPPNeck(ASPPHead):
                  channels: int = 256,
                  dilations: Sequence[int] = (1, 12, 24, 36),
                  norm_cfg: dict = dict(type='BN', requires_grad=True),
+                 frozen: bool = False,
                  **kwargs) -> None:
         kwargs.setdefault('in_index', -1)
         kwargs.setdefault('init_cfg', None)  # mmseg's default initialises conv_seg only
@@ -46,6 +52,13 @@ class ASPPNeck(ASPPHead):
         # the classifier and the decode loss belong to a supervised head
         del self.conv_seg, self.loss_decode
         self.dropout = None
+        self.frozen = bool(frozen)
+        if self.frozen:
+            self.requires_grad_(False)
+
+    def train(self, mode: bool = True) -> 'ASPPNeck':
+        """Train mode, except that a frozen neck stays in eval mode."""
+        return super().train(mode and not self.frozen)
 
     def forward(self, inputs: Union[torch.Tensor, List[torch.Tensor]]) -> torch.Tensor:
         """Decoder features.

@@ -29,19 +29,27 @@ Usage (downstream configs, ``default_scope`` 'mmdet' / 'mmseg')::
 Keys of the file the module does not have are tolerated (one warning line),
 as are BatchNorm's ``num_batches_tracked`` counters.
 
+``keep_init`` names module keys (by prefix) the file need not hold: they
+keep the module's own initialisation, e.g. ``('conv_seg.',)`` when a
+pre-trained decoder initialises a supervised decode head whose classifier is
+new. Every other key must be in the file.
+
 Note on order: mmengine's ``BaseModule.init_weights`` applies an init_cfg
 whose type is not exactly 'Pretrained' *before* the module's children run
 their own ``init_weights`` (the 'Pretrained' type alone is deferred to the
-end). The ResNets of mmdet / mmseg / mmpretrain given an ``init_cfg`` have no
-child with an initialiser of its own, so nothing overwrites the loaded
-weights; the benchmark tests check the model holds the file tensor for tensor.
+end), which would overwrite the loaded weights of a child with an
+initialiser of its own (mmcv's ``ConvModule`` in a decode head or neck).
+After loading, every child whose tensors all came from the file is marked
+``is_init`` (mmengine's own flag), so the loop skips it; children holding a
+``keep_init`` key are not marked and initialise as usual. The benchmark tests
+check the model holds the file tensor for tensor.
 
 Imports: mmengine, torch and ``mmdense.utils`` / ``mmdense.registry`` only.
 """
 import logging
 import re
 from collections import OrderedDict
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 import torch.nn as nn
 from mmengine.logging import print_log
@@ -86,6 +94,20 @@ def top_level_prefixes(state_dict: Dict[str, object]) -> List[str]:
     return sorted({key.split('.', 1)[0] + ('.' if '.' in key else '') for key in state_dict})
 
 
+def mark_loaded_children(module: nn.Module, kept: Sequence[str]) -> None:
+    """Set mmengine's ``is_init`` on every descendant of ``module`` none of
+    whose keys is in ``kept``, so ``BaseModule.init_weights`` does not
+    re-initialise what was just loaded (children run their own
+    ``init_weights`` after a non-'Pretrained' init_cfg)."""
+    kept_owners = set()
+    for key in kept:
+        parts = key.split('.')[:-1]
+        kept_owners.update('.'.join(parts[:i]) for i in range(1, len(parts) + 1))
+    for name, child in module.named_modules():
+        if name and name not in kept_owners:
+            child.is_init = True
+
+
 @WEIGHT_INITIALIZERS.register_module()
 class StrictPretrained:
     """Load a (prefixed part of a) checkpoint into a module, or raise.
@@ -98,10 +120,13 @@ class StrictPretrained:
             None or '' for a file holding the module's keys as they are (the
             ``backbone.pth`` of ``tools/model_converters/extract_backbone.py``).
         map_location (str): as for ``torch.load``. Defaults to 'cpu'.
+        keep_init (Sequence[str]): prefixes of module keys that may be absent
+            from the file and then keep the module's own initialisation (a
+            new classifier, ``'conv_seg.'``). Defaults to none.
     """
 
     def __init__(self, checkpoint: str, prefix: Optional[str] = None,
-                 map_location: str = 'cpu') -> None:
+                 map_location: str = 'cpu', keep_init: Sequence[str] = ()) -> None:
         if not checkpoint:
             raise ValueError('StrictPretrained needs a checkpoint')
         self.checkpoint = checkpoint
@@ -109,6 +134,9 @@ class StrictPretrained:
             prefix += '.'
         self.prefix = prefix or ''
         self.map_location = map_location
+        if isinstance(keep_init, str):
+            keep_init = (keep_init, )
+        self.keep_init = tuple(keep_init)
 
     def load_state_dict(self) -> Dict[str, object]:
         """The file's state dict (``module.`` stripped), all keys."""
@@ -127,6 +155,8 @@ class StrictPretrained:
         """Raise :class:`StrictPretrainedError` unless ``selected`` covers
         ``module`` with the same shapes; return the comparison report."""
         report = compare_state_dict(module, selected, revise=())
+        report['kept'] = [k for k in report['missing'] if k.startswith(self.keep_init)]
+        report['missing'] = [k for k in report['missing'] if not k.startswith(self.keep_init)]
         if not report['missing'] and not report['mismatched']:
             return report
         own = module.state_dict()
@@ -162,14 +192,19 @@ class StrictPretrained:
         report = self.check(module, full, selected)
         for key in report['unexpected']:
             selected.pop(key)
-        module.load_state_dict(selected, strict=False)  # every module key is present
+        module.load_state_dict(selected, strict=False)  # every module key but keep_init
+        mark_loaded_children(module, report["kept"])
         if report['unexpected']:
             print_log(f'{self.checkpoint}: {len(report["unexpected"])} key(s) under prefix '
                       f'{_fmt_prefix(self.prefix)} that the {type(module).__name__} does not '
                       f'have were ignored: {key_list(report["unexpected"])}',
                       logger='current', level=logging.WARNING)
-        print_log(f'loaded all {len(module.state_dict())} tensors of the '
-                  f'{type(module).__name__} from {self.checkpoint}', logger='current')
+        loaded = len(module.state_dict()) - len(report['kept'])
+        kept = (f'; {len(report["kept"])} keep their own initialisation '
+                f'({key_list(report["kept"])})' if report['kept'] else '')
+        print_log(f'loaded all {loaded} tensors of the {type(module).__name__} from '
+                  f'{self.checkpoint}' + (' but those under keep_init' + kept if kept else ''),
+                  logger='current')
         if hasattr(module, '_params_init_info'):
             from mmengine.model.weight_init import update_init_info
             update_init_info(module, init_info=self._get_init_info())

@@ -16,9 +16,12 @@ from .conftest import REPO, TEACHER
 from tests.harness.logs import LogCapture
 
 BENCH = osp.join(REPO, 'configs', 'benchmarks')
-# the ResNet-50 transfer configs (ViT-S/16 probes: tests/test_configs/test_croc_configs.py)
+# the ResNet-50 transfer configs of an exported backbone (ViT-S/16 probes:
+# tests/test_configs/test_croc_configs.py; the MaskContrast decoder probe and the
+# fine-tuning from a whole MaskContrast network: test_maskcontrast_transfer.py)
 CONFIGS = sorted(p for p in glob.glob(osp.join(BENCH, '**', '*.py'), recursive=True)
-                 if '_base_' not in p and '/linear_seg_vit/' not in p)
+                 if '_base_' not in p and '/linear_seg_vit/' not in p
+                 and 'linear-decoder_' not in p and 'maskcontrast-init' not in p)
 DET = [p for p in CONFIGS if '/mask_rcnn/' in p]
 FCN = [p for p in CONFIGS if '/fcn/' in p]
 LINEAR = [p for p in CONFIGS if '/linear_seg/' in p and osp.basename(p).startswith('linear_')]

@@ -150,3 +150,25 @@ def test_init_cfg_resolves_from_downstream_scopes(files, scope):
             bad.init_weights()
     finally:
         DefaultScope._instance_dict = saved
+
+
+def test_keep_init_tolerates_only_the_named_keys(files):
+    paths, backbone = files
+    # layer2 is new (absent from the file): allowed by keep_init, and keeps its init
+    net = TinyNet(init_cfg=dict(type='mmdense.StrictPretrained', checkpoint=paths['no_stage'],
+                                keep_init=['layer2.']))
+    own_layer2 = {k: v.clone() for k, v in net.layer2.state_dict().items()}
+    with LogCapture() as log:
+        net.init_weights()
+    state = net.state_dict()
+    assert all(torch.equal(state[k], v) for k, v in backbone.items() if not k.startswith('layer2.'))
+    assert all(torch.equal(net.layer2.state_dict()[k], v) for k, v in own_layer2.items())
+    assert any('keep their own initialisation' in m for m in log.messages)
+    # loaded children are marked initialised (their own init_weights must not run), the
+    # kept one is not
+    assert net.layer1.is_init and net.conv1.is_init and not getattr(net.layer2, 'is_init', False)
+    # keep_init names only what it names: another missing stage is still an error
+    net = TinyNet(init_cfg=dict(type='mmdense.StrictPretrained', checkpoint=paths['no_stage'],
+                                keep_init=['layer1.']))
+    with pytest.raises(StrictPretrainedError, match='layer2'):
+        net.init_weights()
