@@ -7,7 +7,7 @@
 _base_ = [
     '../_base_/models/croc_vit-small.py',
     '../_base_/datasets/synthetic_scenes.py',
-    '../_base_/default_runtime.py',
+    '../_base_/schedules/cpu_demo_runtime.py',
 ]
 crop_size = 64
 embed_dims = 128
@@ -80,10 +80,5 @@ custom_hooks = [
     dict(type='FreezeLastLayerHook', frozen=10, by_epoch=False),
 ]
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters + 1)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
-default_hooks = dict(
-    logger=dict(type='LoggerHook', interval=20),
-    checkpoint=dict(type='SafeCheckpointHook', interval=100, by_epoch=False, max_keep_ckpts=2))
-log_processor = dict(by_epoch=False)
-env_cfg = dict(dist_cfg=dict(backend='gloo'))
+# val / test loops, iteration-based logs and checkpoints (2 kept), gloo: cpu_demo_runtime.py
+default_hooks = dict(checkpoint=dict(interval=100))

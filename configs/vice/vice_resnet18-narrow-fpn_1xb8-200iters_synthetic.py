@@ -7,7 +7,7 @@ _base_ = [
     '../_base_/models/vice_r18_fpn.py',
     '../_base_/datasets/synthetic_scenes.py',
     '../_base_/pipelines/vice_views.py',
-    '../_base_/default_runtime.py',
+    '../_base_/schedules/cpu_demo_runtime.py',
 ]
 embed_dim = 32
 view_size = 48
@@ -51,10 +51,5 @@ param_scheduler = [
          begin=warmup_iters, end=max_iters),
 ]
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters + 1)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
-default_hooks = dict(
-    logger=dict(type='LoggerHook', interval=10),
-    checkpoint=dict(type='SafeCheckpointHook', interval=100, by_epoch=False, max_keep_ckpts=2))
-log_processor = dict(by_epoch=False)
-env_cfg = dict(dist_cfg=dict(backend='gloo'))
+# val / test loops, iteration-based logs and checkpoints (2 kept), gloo: cpu_demo_runtime.py
+default_hooks = dict(logger=dict(interval=10), checkpoint=dict(interval=100))

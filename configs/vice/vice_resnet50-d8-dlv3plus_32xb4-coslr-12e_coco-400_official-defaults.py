@@ -5,26 +5,18 @@
 # loss; mmdense pools region means, the paper's rule, in every config.)
 _base_ = ['./vice_resnet50-d8-dlv3plus_32xb4-coslr-4e_coco-512.py']
 view_size = 400
-train_pipeline = [
-    dict(type='RobustLoadImageFromFile', invalid='skip'),
-    dict(type='Superpixels', region_size=20, ruler=10., num_iters=5, blur_size=3,
-         cache_dir='data/coco/superpixels', img_root='data/coco/train2017'),
-    dict(type='CannyCentre'),
-    dict(type='MultiViewRandomResizedCrop',
-         view_groups=[dict(num_views=5, size=view_size, size_coefficient=(0.5, 1.5),
-                           interpolation='bilinear')],
-         min_overlap=0., centre_key='crop_centre'),
-    dict(type='ViewwisePipeline', group_pipelines=[{{_base_.view_pipeline}}]),
+train_pipeline = [  # vice_train_coco.py's steps with the three differences
+    *_base_.vice_load,
+    dict(_base_.vice_crop, view_groups=[dict(_base_.vice_view_group, size=view_size,
+                                             size_coefficient=(0.5, 1.5))]),
+    _base_.vice_after_crop[0],  # ViewwisePipeline
     dict(type='RegionMasking', mode='rectangle', max_coverage=0.25),
-    dict(type='MutualRegionFilter'),
-    dict(type='PackMultiViewInputs'),
+    *_base_.vice_after_crop[2:],  # MutualRegionFilter, PackMultiViewInputs
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 max_epochs = 12
-param_scheduler = [
-    dict(type='LinearWarmupLR', start_factor=0.01, by_epoch=True, begin=0, end=1,
-         convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=11, eta_min=1e-6, by_epoch=True, begin=1, end=12,
-         convert_to_iter_based=True),
+param_scheduler = [  # the 4-epoch schedule's warm-up and cosine, stretched to 12 epochs
+    _base_.param_scheduler[0],
+    dict(_base_.param_scheduler[1], T_max=max_epochs - 1, end=max_epochs),
 ]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs)

@@ -7,36 +7,19 @@ _base_ = [
     '../_base_/models/vice_r50_dlv3plus.py',
     '../_base_/datasets/coco_unlabeled.py',
     '../_base_/datasets/coco_stuff27.py',
-    '../_base_/pipelines/vice_views.py',
-    '../_base_/schedules/vice_sgd_larc.py',
+    '../_base_/pipelines/vice_train_coco.py',
+    '../_base_/schedules/vice_sgd_larc_4e.py',
     '../_base_/default_runtime.py',
 ]
 view_size = 512
-train_pipeline = [
-    dict(type='RobustLoadImageFromFile', invalid='skip'),
-    dict(type='Superpixels', region_size=20, ruler=10., num_iters=5, blur_size=3,
-         cache_dir='data/coco/superpixels', img_root='data/coco/train2017'),
-    dict(type='CannyCentre'),
-    dict(type='MultiViewRandomResizedCrop',
-         view_groups=[dict(num_views=5, size=view_size, size_coefficient=(0.5, 2.0),
-                           interpolation='bilinear')],
-         min_overlap=0., centre_key='crop_centre'),
-    dict(type='ViewwisePipeline', group_pipelines=[{{_base_.view_pipeline}}]),
-    dict(type='RegionMasking', mode='superpixel', max_coverage=0.25),
-    dict(type='MutualRegionFilter'),
-    dict(type='PackMultiViewInputs'),
+train_pipeline = [  # vice_train_coco.py's steps with 512 px views
+    *_base_.vice_load,
+    dict(_base_.vice_crop, view_groups=[dict(_base_.vice_view_group, size=view_size)]),
+    *_base_.vice_after_crop,
 ]
 train_dataloader = dict(batch_size=4, dataset=dict(pipeline=train_pipeline))
 # K = 128 prototypes: evaluate by many-to-one matching of the 128 concepts to 27 classes
 test_evaluator = dict(type='UnsupervisedSegMetric', num_classes=27, num_clusters=128,
                       matching='majority')
-max_epochs = 4
-param_scheduler = [
-    dict(type='LinearWarmupLR', start_factor=0.01, by_epoch=True, begin=0, end=1,
-         convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=3, eta_min=1e-6, by_epoch=True, begin=1, end=4,
-         convert_to_iter_based=True),
-]
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs)
 sync_bn = 'torch'
 default_hooks = dict(checkpoint=dict(type='SafeCheckpointHook', interval=1, max_keep_ckpts=2))
