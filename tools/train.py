@@ -23,7 +23,15 @@ from mmengine.config import Config, DictAction
 # Device types on which mmengine's ``AmpOptimWrapper`` can be built.
 AMP_DEVICES = ('cuda', 'npu', 'mlu', 'musa')
 # mmdense.engine.optimizers.CPUAmpOptimWrapper: bfloat16 autocast on the CPU
-CPU_AMP_WRAPPER = 'CPUAmpOptimWrapper'
+CPU_AMP_WRAPPER = 'CPUAmpOptimWrapper'  # also clips per parameter when asked
+#: the accelerator AMP wrapper of each wrapper ``--amp`` accepts
+AMP_WRAPPER_OF = {
+    'OptimWrapper': 'AmpOptimWrapper',
+    'AmpOptimWrapper': 'AmpOptimWrapper',
+    CPU_AMP_WRAPPER: 'AmpOptimWrapper',
+    'PerParamClipOptimWrapper': 'PerParamClipAmpOptimWrapper',
+    'PerParamClipAmpOptimWrapper': 'PerParamClipAmpOptimWrapper',
+}
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -96,16 +104,14 @@ def enable_amp(cfg: Config, device: Optional[str] = None) -> None:
     if optim_wrapper is None:
         raise ValueError('--amp needs an `optim_wrapper` in the config')
     wrapper_type = optim_wrapper.get('type', 'OptimWrapper')
-    if wrapper_type not in ('OptimWrapper', 'AmpOptimWrapper',
-                            CPU_AMP_WRAPPER):
+    if wrapper_type not in AMP_WRAPPER_OF:
         raise ValueError('--amp only works with optim_wrapper.type '
-                         f'OptimWrapper or AmpOptimWrapper, got '
-                         f'{wrapper_type!r}')
+                         f'{", ".join(AMP_WRAPPER_OF)}, got {wrapper_type!r}')
     if device is None:
         from mmengine.device import get_device
         device = get_device()
     if device in AMP_DEVICES:
-        optim_wrapper.type = 'AmpOptimWrapper'
+        optim_wrapper.type = AMP_WRAPPER_OF[wrapper_type]
         optim_wrapper.setdefault('loss_scale', 'dynamic')
         return
     if optim_wrapper.get('dtype', 'bfloat16') != 'bfloat16':

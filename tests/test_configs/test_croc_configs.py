@@ -71,6 +71,8 @@ def test_dino_schedule(path):
     assert optim.optimizer.type == 'AdamW' and optim.optimizer.weight_decay == 0.04
     assert optim.optimizer.lr == pytest.approx(5e-4 * total / 256)
     assert optim.clip_grad.max_norm == 3.0 and optim.dtype == 'float16'
+    # DINO's clip_gradients (each parameter's own norm), as the released code
+    assert optim.type == 'PerParamClipAmpOptimWrapper' and optim.clip_grad.per_parameter is True
     assert optim.paramwise_cfg == dict(norm_decay_mult=0., bias_decay_mult=0., flat_decay_mult=0.)
     warmup, cosine, decay = cfg.param_scheduler
     assert (warmup.type, warmup.end, cosine.eta_min, cosine.end) == ('LinearWarmupLR', 10, 1e-6, 300)

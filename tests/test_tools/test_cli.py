@@ -89,6 +89,16 @@ def test_train_amp_on_cuda_and_cpu(toy_config):
         else 'CPUAmpOptimWrapper'
     assert cfg.optim_wrapper.type == expected
 
+    # per-parameter clipping survives --amp on both kinds of device
+    for device, expected in (('cuda', 'PerParamClipAmpOptimWrapper'),
+                             ('cpu', 'CPUAmpOptimWrapper')):
+        cfg = Config.fromfile(toy_config)
+        cfg.optim_wrapper.type = 'PerParamClipOptimWrapper'
+        cfg.optim_wrapper.clip_grad = dict(max_norm=3.0, per_parameter=True)
+        train.enable_amp(cfg, device=device)
+        assert cfg.optim_wrapper.type == expected
+        assert cfg.optim_wrapper.clip_grad.per_parameter is True
+
 
 def test_test_merge_args(toy_config):
     test = _load_tool('test')

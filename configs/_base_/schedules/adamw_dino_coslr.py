@@ -1,6 +1,7 @@
 # DINO / CrOC optimisation (SPEC §2): AdamW, lr = 5e-4 x total_batch / 256 after a 10-epoch
 # linear warm-up, then per-iteration cosine to 1e-6; weight decay 0.04 -> 0.4 (cosine, per
-# iteration) on every parameter but biases and norms (1-D); gradient clipping at 3.0; fp16 AMP.
+# iteration) on every parameter but biases and norms (1-D); gradient clipping at 3.0 per
+# parameter (DINO's clip_gradients); fp16 AMP.
 # The teacher temperature warm-up and the frozen last layer are hooks (custom_hooks).
 # Override `max_epochs`, `total_batch_size` and the schedulers' ends in the child config.
 max_epochs = 300
@@ -8,15 +9,16 @@ warmup_epochs = 10
 base_lr = 5e-4  # per 256 images
 total_batch_size = 256
 optim_wrapper = dict(
-    type='AmpOptimWrapper',
+    # mmengine's AmpOptimWrapper + DINO's per-parameter clipping (grad_clip.py)
+    type='PerParamClipAmpOptimWrapper',
     dtype='float16',
     loss_scale='dynamic',
     optimizer=dict(type='AdamW', lr=base_lr * total_batch_size / 256, betas=(0.9, 0.999),
                    weight_decay=0.04),
     # DINO's get_params_groups: no decay for biases and norm weights (all 1-D tensors)
     paramwise_cfg=dict(norm_decay_mult=0., bias_decay_mult=0., flat_decay_mult=0.),
-    # global norm over all parameters; the released code clips every parameter's own norm
-    clip_grad=dict(max_norm=3.0))
+    # DINO's / the released code's clip_gradients: every parameter's own gradient norm <= 3
+    clip_grad=dict(max_norm=3.0, per_parameter=True))
 param_scheduler = [
     dict(type='LinearWarmupLR', start_factor=1e-4, by_epoch=True, begin=0, end=warmup_epochs,
          convert_to_iter_based=True),

@@ -10,6 +10,7 @@ from mmengine.optim import AmpOptimWrapper, OptimWrapper
 from mmengine.runner.amp import autocast
 
 from mmdense.registry import OPTIM_WRAPPERS
+from .grad_clip import PerParamClipMixin
 from mmdense.utils.cpu_features import ASSUME_BF16_ENV, bf16_status, cpu_native_bf16
 
 
@@ -23,7 +24,7 @@ def _disabled_grad_scaler():
 
 
 @OPTIM_WRAPPERS.register_module()
-class CPUAmpOptimWrapper(AmpOptimWrapper):
+class CPUAmpOptimWrapper(PerParamClipMixin, AmpOptimWrapper):
     """``AmpOptimWrapper`` for CPU: bfloat16 autocast, no loss scaling, on
     CPUs that compute bf16 natively.
 
@@ -49,7 +50,9 @@ class CPUAmpOptimWrapper(AmpOptimWrapper):
             ``'bfloat16'``.
         force (bool): autocast to ``dtype`` even where bf16 is emulated.
             Defaults to False.
-        **kwargs: keyword arguments of ``OptimWrapper``.
+        **kwargs: keyword arguments of ``OptimWrapper``; ``clip_grad`` may
+            say ``per_parameter=True`` (DINO's clipping,
+            :mod:`mmdense.engine.optimizers.grad_clip`).
     """
 
     def __init__(self, dtype: Union[str, torch.dtype] = 'bfloat16', force: bool = False,
