@@ -49,10 +49,12 @@ model = dict(
     global_loss=dict(teacher_temp=0.02),
     dense_loss=dict(teacher_temp=0.02),
     dense_loss_weight=2.0,
-    teacher_momentum=0.99,
+    # 0.996 -> 1 as the paper: 0.99 peaked after 100 steps and fell back (22.4 -> 17.3)
+    teacher_momentum=0.996,
 )
+# mean of 5 k-means seeds: one seed moved the figure by 1.5 mIoU
 test_evaluator = dict(_delete_=True, type='DenseKMeansMetric', num_classes={{_base_.num_classes}},
-                      seeds=1)
+                      seeds=5)
 val_evaluator = test_evaluator
 
 max_iters = 300

@@ -37,7 +37,8 @@ class CrOC(BaseDenseSelfSupervisor):
     - *dense*: the same loss over matched centroids (view 1 vs view 2 and
       vice versa) on the head's second last layer, with its own centre.
 
-    ``loss = L_glob + alpha * L_dense`` (``alpha = dense_loss_weight``, 1).
+    ``loss = beta * L_glob + alpha * L_dense`` (``alpha = dense_loss_weight``,
+    1; ``beta = global_loss_weight``, 1 in the paper and the released code).
 
     Args:
         backbone (dict): ``QKVVisionTransformer`` with ``out_type='raw'``.
@@ -49,6 +50,8 @@ class CrOC(BaseDenseSelfSupervisor):
             ``'keys'``, ``'values'`` (last block, per head) or ``'last'``
             (last-layer tokens split into heads).
         dense_loss_weight (float): ``alpha`` (1).
+        global_loss_weight (float): ``beta`` (1); 0 trains the dense loss
+            alone (the [CLS] head and its centre still run and update).
         teacher_momentum (float): teacher EMA weight at the start (0.996).
         end_teacher_momentum (float): teacher EMA weight at the end (1.0).
         predict_with (str): 'teacher' (default) or 'student'.
@@ -69,6 +72,7 @@ class CrOC(BaseDenseSelfSupervisor):
                  dense_loss: dict,
                  token_source: str = 'values',
                  dense_loss_weight: float = 1.0,
+                 global_loss_weight: float = 1.0,
                  teacher_momentum: float = 0.996,
                  end_teacher_momentum: float = 1.0,
                  predict_with: str = 'teacher',
@@ -89,6 +93,7 @@ class CrOC(BaseDenseSelfSupervisor):
         self.dense_loss = MODELS.build(dict(dense_loss, out_dim=dense_dim))
         self.token_source = token_source
         self.dense_loss_weight = float(dense_loss_weight)
+        self.global_loss_weight = float(global_loss_weight)
         self.build_teacher(teacher_momentum, end_teacher_momentum)
         _disable_drop_path(self.teacher.module)
 
@@ -156,7 +161,7 @@ class CrOC(BaseDenseSelfSupervisor):
         loss_dense = self.dense_loss(student_dense, teacher_dense)
         self.global_loss.update_center(teacher_global)
         self.dense_loss.update_center(teacher_dense)
-        return dict(loss_global=loss_global,
+        return dict(loss_global=self.global_loss_weight * loss_global,
                     loss_dense=self.dense_loss_weight * loss_dense,
                     num_centroids=images.new_tensor(teacher_centroids.shape[1] / batch))
 

@@ -34,6 +34,21 @@ def test_dense_loss_weight_scales_the_dense_term():
     torch.testing.assert_close(half['loss_global'], one['loss_global'])
 
 
+def test_global_loss_weight_zero_trains_the_dense_term_alone():
+    views, samples = view_pair_batch()
+    torch.manual_seed(0)
+    one = build_tiny_croc().loss(views, samples)
+    torch.manual_seed(0)
+    model = build_tiny_croc(global_loss_weight=0.)
+    dense_only = model.loss(views, samples)
+    torch.testing.assert_close(dense_only['loss_dense'], one['loss_dense'])
+    assert float(dense_only['loss_global']) == 0.
+    (dense_only['loss_global'] + dense_only['loss_dense']).backward()
+    # the global head's own last layer gets no gradient; the shared trunk still learns
+    assert model.head.last_layers[0].weight_v.grad.abs().sum() == 0
+    assert model.backbone.layers[-1].ffn.layers[1].weight.grad.abs().sum() > 0
+
+
 def test_teacher_has_no_stochastic_depth():
     model = build_tiny_croc(backbone=dict(drop_path_rate=0.3))
     student = [m.drop_prob for m in model.backbone.modules() if hasattr(m, 'drop_prob')]
