@@ -110,8 +110,11 @@ def enable_amp(cfg: Config, device: Optional[str] = None) -> None:
     if device is None:
         from mmengine.device import get_device
         device = get_device()
+    per_parameter = bool((optim_wrapper.get('clip_grad') or {}).get('per_parameter'))
     if device in AMP_DEVICES:
-        optim_wrapper.type = AMP_WRAPPER_OF[wrapper_type]
+        # mmengine's AmpOptimWrapper would hand per_parameter to torch's clip_grad_norm_
+        optim_wrapper.type = ('PerParamClipAmpOptimWrapper' if per_parameter
+                              else AMP_WRAPPER_OF[wrapper_type])
         optim_wrapper.setdefault('loss_scale', 'dynamic')
         return
     if optim_wrapper.get('dtype', 'bfloat16') != 'bfloat16':

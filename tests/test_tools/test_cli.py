@@ -89,11 +89,13 @@ def test_train_amp_on_cuda_and_cpu(toy_config):
         else 'CPUAmpOptimWrapper'
     assert cfg.optim_wrapper.type == expected
 
-    # per-parameter clipping survives --amp on both kinds of device
-    for device, expected in (('cuda', 'PerParamClipAmpOptimWrapper'),
-                             ('cpu', 'CPUAmpOptimWrapper')):
+    # per-parameter clipping survives --amp on both kinds of device, whatever the wrapper
+    for device, expected, wrapper in (('cuda', 'PerParamClipAmpOptimWrapper', 'PerParamClipOptimWrapper'),
+                                      ('cuda', 'PerParamClipAmpOptimWrapper', 'OptimWrapper'),
+                                      ('cuda', 'PerParamClipAmpOptimWrapper', 'CPUAmpOptimWrapper'),
+                                      ('cpu', 'CPUAmpOptimWrapper', 'PerParamClipOptimWrapper')):
         cfg = Config.fromfile(toy_config)
-        cfg.optim_wrapper.type = 'PerParamClipOptimWrapper'
+        cfg.optim_wrapper.type = wrapper
         cfg.optim_wrapper.clip_grad = dict(max_norm=3.0, per_parameter=True)
         train.enable_amp(cfg, device=device)
         assert cfg.optim_wrapper.type == expected

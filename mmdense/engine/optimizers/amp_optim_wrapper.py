@@ -58,6 +58,7 @@ class CPUAmpOptimWrapper(PerParamClipMixin, AmpOptimWrapper):
     def __init__(self, dtype: Union[str, torch.dtype] = 'bfloat16', force: bool = False,
                  **kwargs) -> None:
         OptimWrapper.__init__(self, **kwargs)
+        self.check_clip_grad()
         self._scale_update_param = None
         self.loss_scaler = _disabled_grad_scaler()
         cast_dtype = getattr(torch, dtype, None) if isinstance(dtype, str) else dtype

@@ -60,8 +60,25 @@ class PerParamClipMixin:
     """Reads ``per_parameter`` from ``clip_grad`` and clips accordingly.
 
     Mixed in before an mmengine ``OptimWrapper`` class; without the key (or
-    with ``per_parameter=False``) the wrapper's own clipping runs.
+    with ``per_parameter=False``) the wrapper's own clipping runs. The
+    settings are checked when the wrapper is built.
     """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.check_clip_grad()
+
+    def check_clip_grad(self) -> None:
+        """Refuse ``per_parameter`` with a value clip or without ``max_norm``."""
+        kwargs = getattr(self, 'clip_grad_kwargs', None) or {}
+        if not kwargs.get(PER_PARAMETER, False):
+            return
+        if getattr(self, 'grad_name', 'grad_norm') != 'grad_norm':
+            raise ValueError("clip_grad: per_parameter=True clips norms; it cannot go with "
+                             "type='value'")
+        if 'max_norm' not in kwargs:
+            raise ValueError('clip_grad: per_parameter=True needs max_norm, e.g. '
+                             'dict(max_norm=3.0, per_parameter=True)')
 
     def _clip_grad(self) -> None:
         kwargs = dict(self.clip_grad_kwargs)

@@ -160,7 +160,7 @@ class MaskContrast(BaseDenseSelfSupervisor):
     def _encode(net: nn.Module, view: torch.Tensor,
                 size: Optional[Tuple[int, int]]) -> Tuple[torch.Tensor, torch.Tensor]:
         """``(embeddings (B, D, H, W), saliency logits (B, H, W))`` of a view."""
-        return net.head(net.neck(net.backbone(view)), size)
+        return net.head(net.neck(net.backbone(view))[0], size)
 
     def _view_slots(self, data_samples: List, view: int,
                     size: Tuple[int, int], device: torch.device) -> Tuple[torch.Tensor, ...]:
@@ -227,7 +227,7 @@ class MaskContrast(BaseDenseSelfSupervisor):
         feats = net.backbone(inputs)
         if stage == 'backbone':
             return feats[-1]
-        decoder = net.neck(feats)
+        decoder = net.neck(feats)[0]
         if stage == 'neck':
             return decoder
         return net.head(decoder)[0]
@@ -246,5 +246,5 @@ class MaskContrast(BaseDenseSelfSupervisor):
             resized logits).
         """
         net = self.inference_network()
-        _, logits = net.head(net.neck(net.backbone(inputs)), size or tuple(inputs.shape[-2:]))
+        _, logits = net.head(net.neck(net.backbone(inputs))[0], size or tuple(inputs.shape[-2:]))
         return logits.float().sigmoid()

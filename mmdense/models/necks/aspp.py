@@ -1,6 +1,6 @@
 # Copyright (c) mmdense contributors. All rights reserved.
 """DeepLab-v3's ASPP decoder as a neck: mmseg's ``ASPPHead`` without its classifier."""
-from typing import List, Sequence, Union
+from typing import List, Sequence, Tuple, Union
 
 import torch
 from mmseg.models.decode_heads import ASPPHead
@@ -60,16 +60,18 @@ class ASPPNeck(ASPPHead):
         """Train mode, except that a frozen neck stays in eval mode."""
         return super().train(mode and not self.frozen)
 
-    def forward(self, inputs: Union[torch.Tensor, List[torch.Tensor]]) -> torch.Tensor:
-        """Decoder features.
+    def forward(self, inputs: Union[torch.Tensor, List[torch.Tensor]]) -> Tuple[torch.Tensor]:
+        """Decoder features, as a one-element tuple (the OpenMMLab neck
+        convention: an mmseg decode head after it indexes the tuple with its
+        ``in_index``, 0 or -1).
 
         Args:
             inputs (Tensor | list[Tensor]): the backbone's outputs; the one at
                 ``in_index`` (default: the last) is ``(B, in_channels, h, w)``.
 
         Returns:
-            Tensor: ``(B, channels, h, w)``.
+            tuple[Tensor]: ``((B, channels, h, w), )``.
         """
         if isinstance(inputs, torch.Tensor):
             inputs = [inputs]
-        return self._forward_feature(list(inputs))
+        return (self._forward_feature(list(inputs)), )

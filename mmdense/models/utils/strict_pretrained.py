@@ -41,8 +41,10 @@ end), which would overwrite the loaded weights of a child with an
 initialiser of its own (mmcv's ``ConvModule`` in a decode head or neck).
 After loading, every child whose tensors all came from the file is marked
 ``is_init`` (mmengine's own flag), so the loop skips it; children holding a
-``keep_init`` key are not marked and initialise as usual. The benchmark tests
-check the model holds the file tensor for tensor.
+``keep_init`` key are not marked and initialise as usual. Keep ``keep_init``
+to whole children (``'conv_seg.'``): a child holding both kept and loaded keys
+runs its own initialiser, which may redraw the loaded ones too. The benchmark
+tests check the model holds the file tensor for tensor.
 
 Imports: mmengine, torch and ``mmdense.utils`` / ``mmdense.registry`` only.
 """

@@ -14,6 +14,8 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
+from mmengine.structures import PixelData
+from mmseg.structures import SegDataSample
 
 from mmdense.models.utils.strict_pretrained import StrictPretrainedError
 from tests.harness.logs import LogCapture
@@ -34,6 +36,12 @@ def maskcontrast_checkpoint(tmp_path_factory):
     """A trained-looking tiny MaskContrast saved as mmengine saves it."""
     model = build_tiny_maskcontrast(seed=3)
     randomize_buffers(model, seed=4)  # statistics a fresh network does not have
+    # and weights a fresh one does not have: zero_init_residual leaves every residual
+    # branch silent at init, so the backbone's dilations would not show in its features
+    gen = torch.Generator().manual_seed(5)
+    with torch.no_grad():
+        for param in model.parameters():
+            param.add_(torch.randn(param.shape, generator=gen) * 0.1)
     path = str(tmp_path_factory.mktemp('mc') / 'iter_10.pth')
     torch.save(dict(meta=dict(cfg=f'model = {TINY_MASKCONTRAST!r}'),
                     state_dict=model.state_dict()), path)
@@ -103,9 +111,13 @@ def test_probe_loads_backbone_and_decoder_and_trains_only_the_classifier(maskcon
     # the decoder features are MaskContrast's own ('neck' stage of the interface)
     network.eval()
     model.eval()
-    x = torch.randn(2, 3, 32, 32)
+    x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
-        assert torch.allclose(model.extract_feat(x), network.extract_dense(x, 'neck'), atol=1e-6)
+        feats = model.extract_feat(x)
+        assert torch.allclose(feats[0], network.extract_dense(x, 'neck'), atol=1e-6)
+        # the whole segmentor runs: (B, classes, H, W) logits at the input size
+        logits = model.encode_decode(x, [dict(img_shape=(64, 64))] * 2)
+    assert logits.shape == (2, 21, 64, 64)
     # only the 1x1 classifier trains; frozen BN statistics stay the pre-trained ones
     model.train()
     trainable = {k for k, p in model.named_parameters() if p.requires_grad}
@@ -113,9 +125,11 @@ def test_probe_loads_backbone_and_decoder_and_trains_only_the_classifier(maskcon
     assert not any(m.training for m in model.neck.modules()
                    if isinstance(m, torch.nn.modules.batchnorm._BatchNorm))
     before = copy.deepcopy(model.state_dict())
-    feats = model.extract_feat(x)
-    logits = model.decode_head(feats)
-    logits.mean().backward()
+    samples = [SegDataSample(gt_sem_seg=PixelData(data=torch.randint(0, 21, (1, 64, 64))),
+                             metainfo=dict(img_shape=(64, 64), pad_shape=(64, 64)))
+               for _ in range(2)]
+    losses = model.loss(x, samples)
+    losses['decode.loss_ce'].backward()
     torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=1.).step()
     changed = {k for k, v in model.state_dict().items() if not torch.equal(v, before[k])}
     assert changed == {'decode_head.conv_seg.weight', 'decode_head.conv_seg.bias'}
@@ -146,3 +160,32 @@ def test_semi_supervised_starts_from_the_whole_network(maskcontrast_checkpoint):
     conv_seg = model.decode_head.conv_seg
     assert conv_seg.weight.std() < 0.05 and torch.all(conv_seg.bias == 0)
     assert any('keep their own initialisation' in m for m in log.messages)
+    # the features are the pre-trained network's: same dilations (no contraction), same decoder
+    # (64 px: on the 4 x 4 maps of a 32 px input a contracted dilation went unnoticed)
+    network.eval()
+    model.eval()
+    x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        feats = model.extract_feat(x)
+        assert torch.allclose(feats[-1], network.extract_dense(x, 'backbone'), atol=1e-6)
+        decoder = model.decode_head._forward_feature(feats)
+        assert torch.allclose(decoder, network.extract_dense(x, 'neck'), atol=1e-6)
+        assert model.encode_decode(x, [dict(img_shape=(64, 64))] * 2).shape == (2, 21, 64, 64)
+
+
+def test_semi_supervised_fraction_override_from_the_header_parses():
+    """The header's --cfg-options for another fraction parse and reach both lists."""
+    from mmengine.config import DictAction
+    import argparse
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    args = parser.parse_args([
+        '--cfg-options',
+        'train_dataloader.dataset.datasets.0.ann_file=ImageSets/Segmentation/semi/5pct_seed0_train.txt',
+        'train_dataloader.dataset.datasets.1.ann_file=ImageSets/Segmentation/semi/5pct_seed0_rest.txt'])
+    cfg = Config.fromfile(SEMI)
+    cfg.merge_from_dict(args.cfg_options)
+    train, rest = cfg.train_dataloader.dataset.datasets
+    assert train.ann_file.endswith('5pct_seed0_train.txt') and train.pipeline
+    assert rest.ann_file.endswith('5pct_seed0_rest.txt')
+    assert cfg.model.decode_head.channels == 256  # the MaskContrast init is kept

@@ -88,3 +88,15 @@ def test_without_the_key_the_wrapper_clips_the_global_norm():
     optim.step()
     total = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in model.parameters()]))
     assert abs(float(total) - 1.0) < 1e-4  # torch's clip_grad_norm_: the global norm is the bound
+
+
+@pytest.mark.parametrize('clip_grad, match', [
+    (dict(clip_value=1.0, type='value', per_parameter=True), 'value'),
+    (dict(per_parameter=True), 'max_norm'),
+])
+@pytest.mark.parametrize('wrapper', ['PerParamClipOptimWrapper', 'CPUAmpOptimWrapper'])
+def test_bad_per_parameter_settings_are_refused_when_built(clip_grad, match, wrapper):
+    extra = dict(dtype='float32') if wrapper == 'CPUAmpOptimWrapper' else {}
+    with pytest.raises(ValueError, match=match):
+        build_optim_wrapper(torch.nn.Linear(2, 2), dict(
+            type=wrapper, optimizer=dict(type='SGD', lr=0.1), clip_grad=clip_grad, **extra))

@@ -172,3 +172,38 @@ def test_keep_init_tolerates_only_the_named_keys(files):
                                 keep_init=['layer1.']))
     with pytest.raises(StrictPretrainedError, match='layer2'):
         net.init_weights()
+
+
+class _Redraws(nn.Module):
+    """A child with an initialiser of its own (as mmcv's ConvModule)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(2, 2, 1)
+
+    def init_weights(self):
+        nn.init.constant_(self.conv.weight, 7.)
+        nn.init.constant_(self.conv.bias, 7.)
+
+
+class _Decoder(BaseModule):
+
+    def __init__(self, init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        self.bottleneck = _Redraws()
+        self.conv_seg = _Redraws()
+
+
+def test_loaded_children_are_not_redrawn_and_kept_ones_initialise(tmp_path):
+    """mmengine runs a child's own init_weights after a non-'Pretrained' init_cfg:
+    without the marks the loaded bottleneck would be redrawn to 7."""
+    torch.manual_seed(0)
+    trained = _Decoder().state_dict()
+    path = str(tmp_path / 'decoder.pth')
+    torch.save({'state_dict': {k: v for k, v in trained.items() if not k.startswith('conv_seg.')}},
+               path)
+    net = _Decoder(init_cfg=dict(type='mmdense.StrictPretrained', checkpoint=path,
+                                 keep_init=['conv_seg.']))
+    net.init_weights()
+    assert torch.equal(net.bottleneck.conv.weight, trained['bottleneck.conv.weight'])
+    assert torch.all(net.conv_seg.conv.weight == 7.)  # the kept child ran its own init
