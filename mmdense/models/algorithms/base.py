@@ -245,6 +245,7 @@ class BaseDenseSelfSupervisor(NonFiniteLossMixin, BaseSelfSupervisor):
       ``dense_logits(x, size)`` ``(B, K, h, w)`` prototype logits
       ``dense_logit_scale``     logits = similarity x this (1 / temperature)
       ``dense_saliency(x, size)``  ``(B, h, w)`` saliency in [0, 1], None without
+      ``dense_predictions(x, size)``  both of the above, for ``predict`` (one pass)
       ``backbone_prefix(net)``  state-dict prefix of the backbone to export
       ========================  ==================================================
 
@@ -476,11 +477,21 @@ class BaseDenseSelfSupervisor(NonFiniteLossMixin, BaseSelfSupervisor):
         return data_samples
 
 
+    def dense_predictions(self, inputs: torch.Tensor, size: Tuple[int, int]
+                          ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """What ``predict`` gives a method without prototypes:
+        ``extract_dense(inputs, 'auto')`` and ``dense_saliency(inputs, size)``.
+
+        A method whose two share a forward pass (MaskContrast: one decoder,
+        two heads) overrides this to run the network once.
+        """
+        return self.extract_dense(inputs, 'auto'), self.dense_saliency(inputs, size)
+
     def _predict_dense(self, inputs: torch.Tensor, data_samples: list,
                        size: Tuple[int, int]) -> list:
         """``predict`` of a method without prototypes (see :meth:`predict`)."""
-        feats = self.extract_dense(inputs, 'auto').float()
-        saliency = self.dense_saliency(inputs, size)
+        feats, saliency = self.dense_predictions(inputs, size)
+        feats = feats.float()
         for i, ds in enumerate(data_samples):
             ds.set_field(feats[i], 'dense_feats', field_type='data')
             if saliency is not None:

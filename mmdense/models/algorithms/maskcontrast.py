@@ -245,6 +245,20 @@ class MaskContrast(BaseDenseSelfSupervisor):
             Tensor: ``(B, h, w)`` in ``[0, 1]`` (sigmoid of the bilinearly
             resized logits).
         """
+        return self._saliency(self._decoder(inputs), size or tuple(inputs.shape[-2:]))
+
+    @torch.no_grad()
+    def dense_predictions(self, inputs: torch.Tensor, size: Tuple[int, int]
+                          ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Embeddings and saliency from one backbone + decoder pass (what
+        ``extract_dense(x)`` and ``dense_saliency(x, size)`` give apart)."""
+        decoder = self._decoder(inputs)
+        return self.inference_network().head(decoder)[0], self._saliency(decoder, size)
+
+    def _decoder(self, inputs: torch.Tensor) -> torch.Tensor:
         net = self.inference_network()
-        _, logits = net.head(net.neck(net.backbone(inputs))[0], size or tuple(inputs.shape[-2:]))
+        return net.neck(net.backbone(inputs))[0]
+
+    def _saliency(self, decoder: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
+        _, logits = self.inference_network().head(decoder, size)
         return logits.float().sigmoid()

@@ -138,3 +138,20 @@ def test_bad_config_is_refused():
     from mmdense.models.algorithms import MaskContrast
     problems = MaskContrast.check_config(dict(neck=dict(channels=16), head=dict(in_channels=8)))
     assert problems and problems[0][0] == 'head.in_channels'
+
+
+def test_predict_runs_the_network_once_for_features_and_saliency():
+    from mmengine.structures import PixelData
+    from mmseg.structures import SegDataSample
+    model = build_tiny_maskcontrast().eval()
+    x = fake_batch(2)[0][0]
+    calls = []
+    handle = model.backbone.register_forward_hook(lambda *args: calls.append(1))
+    ds = [SegDataSample(gt_sem_seg=PixelData(data=torch.zeros(1, 20, 24, dtype=torch.long)))
+          for _ in range(2)]
+    out = model.predict(x, ds)
+    assert len(calls) == 1
+    handle.remove()
+    assert torch.equal(torch.stack([d.dense_feats for d in out]), model.extract_dense(x))
+    want = model.dense_saliency(x, (20, 24))
+    assert torch.equal(torch.stack([d.pred_saliency.data[0] for d in out]), want)
