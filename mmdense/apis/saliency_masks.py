@@ -37,6 +37,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from mmdense.utils.fileio import sidecar_path
+
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')
 
 
@@ -268,6 +270,12 @@ def bootstrap_saliency(images: Sequence[np.ndarray], rounds: int = 2, epochs: in
 # --------------------------------------------------------------------------
 # 4. masks, statistics and scores
 # --------------------------------------------------------------------------
+def mask_file(out_dir: str, name: str) -> str:
+    """The mask of image ``name`` (relative to the image folder): the path
+    ``LoadSaliencyMask(mask_dir=out_dir, img_root=<image folder>)`` reads."""
+    return sidecar_path(name, out_dir, img_root=osp.curdir)
+
+
 def list_images(folder: str) -> List[str]:
     """Image files below ``folder`` (recursively), sorted, relative paths."""
     found = []
@@ -346,7 +354,7 @@ def make_saliency_masks(img_dir: str, out_dir: str, min_fraction: float = 0.01,
         if frac < min_fraction:
             report.too_small[name] = round(frac, 5)
             continue
-        path = osp.join(out_dir, osp.splitext(name)[0] + '.png')
+        path = mask_file(out_dir, name)
         os.makedirs(osp.dirname(path), exist_ok=True)
         cv2.imwrite(path, mask.astype(np.uint8))
         report.written.append(name)
@@ -400,7 +408,7 @@ def score_against(out_dir: str, foreground: Dict[str, np.ndarray]) -> Dict[str, 
     baselines, against ``foreground`` (file name -> bool mask)."""
     rows = {'saliency masks': [], 'all foreground': [], 'centre prior': []}
     for name, gt in sorted(foreground.items()):
-        path = osp.join(out_dir, osp.splitext(name)[0] + '.png')
+        path = mask_file(out_dir, name)
         pred = cv2.imread(path, cv2.IMREAD_UNCHANGED) if osp.isfile(path) else None
         pred = np.zeros_like(gt) if pred is None else pred > 0
         rows['saliency masks'].append(mask_scores(pred, gt))

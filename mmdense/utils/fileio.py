@@ -19,6 +19,9 @@ force=True, prefixes='')``); ``mmengine.runner.save_checkpoint`` resolves its
 backend per call, so every checkpoint the runner writes after the call is
 atomic. Remote backends (``s3://``, ``petrel://``, ``http://``) are left
 alone: an object store's PUT is already all-or-nothing.
+
+:func:`sidecar_path` names the per-image side files (saliency masks, superpixel
+maps) that mirror an image folder, for their writers and their readers alike.
 """
 import os
 import os.path as osp
@@ -135,3 +138,27 @@ def register_atomic_local_backend() -> None:
     for backend in mmengine_io.backend_instances.values():
         if type(backend) is LocalBackend:
             backend.__class__ = AtomicLocalBackend
+
+
+def sidecar_path(img_path: str, sidecar_dir: str, img_root: Union[str, None] = None,
+                 suffix: str = '.png') -> str:
+    """Where a per-image side file (saliency mask, superpixel map) lives.
+
+    ``<sidecar_dir>/<img_path relative to img_root, extension replaced by
+    suffix>``; without ``img_root``, the file name alone. An image outside
+    ``img_root`` is refused rather than mapped outside ``sidecar_dir``.
+
+    Args:
+        img_path (str): the image file.
+        sidecar_dir (str): the folder of the side files.
+        img_root (str, optional): the folder whose layout the side files mirror.
+        suffix (str): the side file's extension ('.png', '.npz').
+
+    Returns:
+        str: the side file's path.
+    """
+    img_path = os.fspath(img_path)
+    rel = osp.relpath(img_path, img_root) if img_root else osp.basename(img_path)
+    if rel == '..' or rel.startswith('..' + os.sep):
+        raise ValueError(f'image {img_path!r} is not under img_root {img_root!r}')
+    return osp.join(sidecar_dir, osp.splitext(rel)[0] + suffix)

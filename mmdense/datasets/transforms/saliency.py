@@ -8,8 +8,6 @@ image's size, 0 = background, every id > 0 one object. Make them with
 (``docs/methods/maskcontrast.md``).
 """
 import copy
-import os
-import os.path as osp
 from typing import Optional, Tuple
 
 import cv2
@@ -17,6 +15,7 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 
 from mmdense.registry import TRANSFORMS
+from mmdense.utils.fileio import sidecar_path
 from .bad_samples import CorruptImageError, check_policy, record_bad_sample
 from .decoding import checked_image_bytes
 from .loading import DEFAULT_MAX_FILE_BYTES, _Refused, read_regular_file
@@ -99,9 +98,7 @@ class LoadSaliencyMask(BaseTransform):
         """Where the mask of this sample lives."""
         if results.get('saliency_path'):
             return results['saliency_path']
-        img_path = os.fspath(results['img_path'])
-        rel = osp.relpath(img_path, self.img_root) if self.img_root else osp.basename(img_path)
-        return osp.join(self.mask_dir, osp.splitext(rel)[0] + self.suffix)
+        return sidecar_path(results['img_path'], self.mask_dir, self.img_root, self.suffix)
 
     def _fail(self, path: str, img_path: str, reason: str, policy: str,
               error: type = CorruptImageError) -> None:

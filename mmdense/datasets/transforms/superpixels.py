@@ -34,6 +34,7 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 
 from mmdense.registry import TRANSFORMS
+from mmdense.utils.fileio import sidecar_path
 from .bad_samples import check_policy, display_path, record_bad_sample
 
 SLIC_BACKENDS = ('auto', 'opencv', 'skimage')
@@ -102,16 +103,10 @@ def slic_superpixels(img: np.ndarray,
 
 
 def superpixel_cache_path(img_path: str, cache_dir: str, img_root: Optional[str] = None) -> str:
-    """Where the region map of ``img_path`` is stored.
-
-    ``<cache_dir>/<img_path relative to img_root, extension replaced by
-    .npz>``; without ``img_root``, the file name alone.
-    """
-    rel = osp.relpath(img_path, img_root) if img_root else osp.basename(img_path)
-    if rel.startswith('..'):
-        raise ValueError(f'image {display_path(img_path)} is not under img_root '
-                         f'{display_path(img_root)}')
-    return osp.join(cache_dir, osp.splitext(rel)[0] + '.npz')
+    """Where the region map of ``img_path`` is stored:
+    ``<cache_dir>/<img_path relative to img_root, extension .npz>``
+    (:func:`mmdense.utils.fileio.sidecar_path`)."""
+    return sidecar_path(img_path, cache_dir, img_root, suffix='.npz')
 
 
 def save_superpixels(path: str, labels: np.ndarray) -> None:
