@@ -19,14 +19,14 @@ view_pipeline1 = [
          transforms=[dict(type='FastColorJitter', brightness=0.4, contrast=0.4, saturation=0.2,
                           hue=0.0)],
          prob=0.8),
-    dict(type='GaussianBlur', magnitude_range=(0.1, 2.0), magnitude_std='inf', prob=1.0),
+    dict(type='FastGaussianBlur', magnitude_range=(0.1, 2.0), magnitude_std='inf', prob=1.0),
 ]
 view_pipeline2 = [
     dict(type='RandomApply',
          transforms=[dict(type='FastColorJitter', brightness=0.4, contrast=0.4, saturation=0.2,
                           hue=0.0)],
          prob=0.8),
-    dict(type='GaussianBlur', magnitude_range=(0.1, 2.0), magnitude_std='inf', prob=0.1),
+    dict(type='FastGaussianBlur', magnitude_range=(0.1, 2.0), magnitude_std='inf', prob=0.1),
 ]
 train_pipeline = [
     dict(type='MultiViewRandomResizedCrop',

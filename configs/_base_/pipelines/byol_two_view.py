@@ -1,9 +1,11 @@
 # Two overlapping views with BYOL's asymmetric photometric augmentation (SlotCon):
 # RandomResizedCrop 224 (0.08, 1), bicubic antialiased like PIL (the official pipeline is
 # torchvision on PIL images), flip 0.5 per view, crop geometry recorded.
-# FastColorJitter / FastRandomGrayscale: the bytes and random draws of mmpretrain's ColorJitter
-# (PIL operations, as torchvision's) and mmcv's RandomGrayscale, computed faster
-# (mmdense/datasets/transforms/photometric.py; equality tested).
+# FastColorJitter / FastRandomGrayscale / FastGaussianBlur: the random draws of mmpretrain's
+# ColorJitter (PIL operations, as torchvision's), mmcv's RandomGrayscale and mmpretrain's
+# GaussianBlur (PIL's filter), computed faster (mmdense/datasets/transforms/photometric.py):
+# grayscale bit for bit; hue shift and blur within 1 grey level of Pillow's (pillow_like.py),
+# `exact=True` for Pillow's own bytes. Equality tested.
 # A pipeline, not a dataset: a method config combines it with a dataset base, e.g.
 #   train_dataloader = dict(dataset=dict(pipeline={{_base_.train_pipeline}}))
 crop_size = 224
@@ -12,7 +14,7 @@ view_pipeline1 = [
          transforms=[dict(type='FastColorJitter', brightness=0.4, contrast=0.4, saturation=0.2, hue=0.1)],
          prob=0.8),
     dict(type='FastRandomGrayscale', prob=0.2, keep_channels=True, channel_weights=(0.114, 0.587, 0.2989)),
-    dict(type='GaussianBlur', magnitude_range=(0.1, 2.0), magnitude_std='inf', prob=1.0),
+    dict(type='FastGaussianBlur', magnitude_range=(0.1, 2.0), magnitude_std='inf', prob=1.0),
     dict(type='Solarize', thr=128, prob=0.0),
 ]
 view_pipeline2 = [
@@ -20,7 +22,7 @@ view_pipeline2 = [
          transforms=[dict(type='FastColorJitter', brightness=0.4, contrast=0.4, saturation=0.2, hue=0.1)],
          prob=0.8),
     dict(type='FastRandomGrayscale', prob=0.2, keep_channels=True, channel_weights=(0.114, 0.587, 0.2989)),
-    dict(type='GaussianBlur', magnitude_range=(0.1, 2.0), magnitude_std='inf', prob=0.1),
+    dict(type='FastGaussianBlur', magnitude_range=(0.1, 2.0), magnitude_std='inf', prob=0.1),
     dict(type='Solarize', thr=128, prob=0.2),
 ]
 train_pipeline = [

@@ -14,7 +14,7 @@ view_pipeline = [
          transforms=[dict(type='FastColorJitter', brightness=0.4, contrast=0.4, saturation=0.4, hue=0.1)],
          prob=0.8),
     dict(type='FastRandomGrayscale', prob=0.2, keep_channels=True, channel_weights=(0.114, 0.587, 0.2989)),
-    dict(type='GaussianBlur', magnitude_range=(0.1, 2.0), magnitude_std='inf', prob=0.5),
+    dict(type='FastGaussianBlur', magnitude_range=(0.1, 2.0), magnitude_std='inf', prob=0.5),
 ]
 train_pipeline = [
     dict(type='RobustLoadImageFromFile', invalid='skip'),

@@ -61,14 +61,14 @@ def _pipeline_settings(pipeline) -> dict:
     viewwise = _find_transform(pipeline, ('ViewwisePipeline', ))
     views = (viewwise or {}).get('view_pipelines') or []
     for v, view in enumerate(views[:2]):
-        blur = _find_transform(view, ('GaussianBlur', ))
+        blur = _find_transform(view, ('GaussianBlur', 'FastGaussianBlur'))
         if blur is not None:
             settings['blur_prob'][v] = float(blur.get('prob', 1.0))
         sol = _find_transform(view, ('Solarize', ))
         if sol is not None:
             settings['solarize_prob'][v] = float(sol.get('prob', 1.0))
         if v == 0:
-            jitter = _find_transform(view, ('ColorJitter', ))
+            jitter = _find_transform(view, ('ColorJitter', 'FastColorJitter'))
             if jitter is not None:
                 settings['jitter'] = tuple(float(jitter.get(k, 0.)) for k in
                                            ('brightness', 'contrast', 'saturation', 'hue'))

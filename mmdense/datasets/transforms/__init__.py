@@ -2,7 +2,7 @@
 from mmdense.utils.compat import patch_mmcv_adjust_hue
 from .formatting import PackMultiViewInputs
 from .loading import RobustLoadImageFromFile
-from .photometric import FastColorJitter, FastRandomGrayscale
+from .photometric import FastColorJitter, FastGaussianBlur, FastRandomGrayscale
 from .multi_view import (MultiViewRandomResizedCrop, TwoViewRandomResizedCrop, ViewwisePipeline,
                          resize_nearest, sample_resized_crop)
 from .validation import ValidateSegMap
@@ -18,5 +18,5 @@ __all__ = [
     'MultiViewRandomResizedCrop', 'PackMultiViewInputs', 'RobustLoadImageFromFile',
     'TwoViewRandomResizedCrop', 'ValidateSegMap', 'ViewwisePipeline', 'resize_nearest',
     'sample_resized_crop', 'Superpixels', 'CannyCentre', 'MutualRegionFilter', 'RegionMasking',
-    'LoadSaliencyMask', 'MaskAreaRule', 'FastColorJitter', 'FastRandomGrayscale'
+    'LoadSaliencyMask', 'MaskAreaRule', 'FastColorJitter', 'FastGaussianBlur', 'FastRandomGrayscale'
 ]
