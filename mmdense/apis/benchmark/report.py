@@ -22,7 +22,9 @@ def format_report(result: dict) -> str:
         f'precision flags: {flags}',
         f"  -> {env['bf16_status']}",
         f"torch {env['torch']}, torchvision {env['torchvision']}, Python {env['python']}, "
-        f"device {env['device']}",
+        f"device {env['device']}" + (
+            ', glibc malloc keeps freed memory (mmdense.utils.cpu_malloc)'
+            if env.get('cpu_malloc_keeps_freed') else ''),
         f"load average at start {env['load_average']}, at end {env.get('load_average_end')} "
         '(other processes may have been running when it is above ~0.5)',
     ]
