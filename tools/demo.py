@@ -57,9 +57,6 @@ def evaluate(cfg: Config) -> dict:
 def main(argv=None) -> dict:
     args = parse_args(argv)
     start = time.time()
-    # on the CPU, freed tensors' memory is reused instead of mapped anew every step
-    from mmdense.utils.cpu_malloc import keep_freed_memory_without_cuda
-    keep_freed_memory_without_cuda()
 
     print('[demo] 1/3 evaluating the randomly initialised network ...', flush=True)
     random_metrics = evaluate(build_cfg(args, osp.join(args.work_dir, 'random_init')))
@@ -98,4 +95,8 @@ def main(argv=None) -> dict:
 
 
 if __name__ == '__main__':
+    # a CPU run reuses freed tensors' memory instead of mapping it anew every step
+    # (mmdense.utils.cpu_malloc; only here, so that importing main() changes nothing)
+    from mmdense.utils.cpu_malloc import keep_freed_memory_without_cuda
+    keep_freed_memory_without_cuda()
     main()

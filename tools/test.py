@@ -90,9 +90,6 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     # weights-only checkpoint loading for every scheme (see tools/train.py)
     from mmdense.utils import install_checkpoint_safety
     install_checkpoint_safety()
-    # on the CPU, freed tensors' memory is reused instead of mapped anew every step
-    from mmdense.utils.cpu_malloc import keep_freed_memory_without_cuda
-    keep_freed_memory_without_cuda()
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     cfg = merge_args(Config.fromfile(args.config), args)

@@ -175,9 +175,6 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     # the config's custom_imports run and anything loads a checkpoint
     from mmdense.utils import install_checkpoint_safety
     install_checkpoint_safety()
-    # on the CPU, freed tensors' memory is reused instead of mapped anew every step
-    from mmdense.utils.cpu_malloc import keep_freed_memory_without_cuda
-    keep_freed_memory_without_cuda()
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
 
@@ -200,4 +197,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
 
 
 if __name__ == '__main__':
+    # a CPU run reuses freed tensors' memory instead of mapping it anew every step
+    # (mmdense.utils.cpu_malloc; only here, so that importing main() changes nothing)
+    from mmdense.utils.cpu_malloc import keep_freed_memory_without_cuda
+    keep_freed_memory_without_cuda()
     main()

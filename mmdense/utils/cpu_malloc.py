@@ -20,11 +20,20 @@ Python packages and must be set before the process starts; glibc's own
 call: no mmap for blocks (``M_MMAP_MAX = 0``), no trimming of the heap top
 (``M_TRIM_THRESHOLD = -1``, i.e. never), 64 MiB of padding per heap growth.
 The cost: the process keeps its peak memory instead of returning freed
-blocks to the system (peak RSS of that run +3 %).
+blocks to the system (peak RSS of that run +3 %), and a freed block is a hole
+that only a block of at most its size can reuse: blocks of *varying* sizes
+freed between small ones that stay can leave hundreds of MiB resident that
+glibc would have returned. A training step allocates the same shapes every
+step, so training is where it pays; evaluation over images of varying sizes
+is where it could cost, so the evaluation tools do not use it.
 
-``tools/train.py``, ``tools/test.py`` and the analysis tools call
-:func:`keep_freed_memory` when no CUDA device is used; ``MMDENSE_CPU_MALLOC=0``
-turns it off. Elsewhere than glibc (macOS, musl) it does nothing.
+``tools/train.py``, ``tools/demo.py`` and ``tools/analysis_tools/benchmark.py``
+call it when run as scripts (not when their ``main`` is imported) and
+``torch.cuda.is_available()`` is False (the benchmark also with ``--device
+cpu``); ``MMDENSE_CPU_MALLOC=0`` turns it off. Elsewhere than glibc (macOS,
+musl) it does nothing; threads other than the main one keep glibc's
+per-thread arenas, which still map large blocks (PyTorch's CPU autograd runs
+on the calling thread).
 """
 import ctypes
 import ctypes.util

@@ -80,12 +80,6 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[Sequence[str]] = None) -> dict:
     args = parse_args(argv)
-    # as tools/train.py does for a CPU run; subject and references share the process
-    from mmdense.utils.cpu_malloc import keep_freed_memory, keep_freed_memory_without_cuda
-    if args.device == 'cpu':
-        keep_freed_memory(log=_log)
-    elif args.device is None:
-        keep_freed_memory_without_cuda(log=_log)
     from mmdense.apis import format_report, run_benchmark
     result = run_benchmark(
         args.config, stage=args.stage, precisions=args.precision, batch_size=args.batch_size,
@@ -108,4 +102,11 @@ def _log(message: str) -> None:
 
 
 if __name__ == '__main__':
+    # as tools/train.py does for a CPU run; subject and references share the process
+    from mmdense.utils.cpu_malloc import keep_freed_memory, keep_freed_memory_without_cuda
+    device = parse_args().device
+    if device == 'cpu':
+        keep_freed_memory(log=_log)
+    elif device is None:
+        keep_freed_memory_without_cuda(log=_log)
     main()

@@ -88,9 +88,6 @@ def main(argv: Optional[Sequence[str]] = None) -> list:
         raise SystemExit('--mode object-kmeans needs --saliency-dir or --saliency-model '
                          '(or --saliency-classes for an oracle check)')
 
-    # on the CPU, freed tensors' memory is reused instead of mapped anew every batch
-    from mmdense.utils.cpu_malloc import keep_freed_memory_without_cuda
-    keep_freed_memory_without_cuda()
     from mmdense.evaluation.dense import (format_results, oracle_saliency, run_unsup_eval,
                                           saliency_from_dir)
     model, loader, _ = load_model_and_loader(args)

@@ -4,8 +4,8 @@
 # FastColorJitter / FastRandomGrayscale / FastGaussianBlur: the random draws of mmpretrain's
 # ColorJitter (PIL operations, as torchvision's), mmcv's RandomGrayscale and mmpretrain's
 # GaussianBlur (PIL's filter), computed faster (mmdense/datasets/transforms/photometric.py):
-# grayscale bit for bit; hue shift and blur within 1 grey level of Pillow's (pillow_like.py),
-# `exact=True` for Pillow's own bytes. Equality tested.
+# the same bytes (hue shift and blur with Pillow's numerics in OpenCV: pillow_like.py;
+# `exact=True` runs Pillow itself). Equality tested.
 # A pipeline, not a dataset: a method config combines it with a dataset base, e.g.
 #   train_dataloader = dict(dataset=dict(pipeline={{_base_.train_pipeline}}))
 crop_size = 224

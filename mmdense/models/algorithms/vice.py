@@ -101,14 +101,25 @@ class ViCE(BaseDenseSelfSupervisor):
             Tensor: ``(N, D, H, W)`` (``upsample_embeddings``) or
             ``(N, D, h, w)`` at the head's resolution.
         """
-        feats = self.backbone(images)
-        if self.with_neck:
-            feats = self.neck(feats)
-        emb = self.decode_head(feats)
+        emb = self.head_embeddings(images)
         if self.upsample_embeddings and emb.shape[-2:] != images.shape[-2:]:
             emb = F.interpolate(emb, size=images.shape[-2:], mode='bilinear',
                                 align_corners=False)
         return F.normalize(emb, dim=1)
+
+    def head_embeddings(self, images: torch.Tensor) -> torch.Tensor:
+        """The decode head's embedding map, before upsampling and normalisation.
+
+        Args:
+            images (Tensor): ``(N, 3, H, W)`` normalised views.
+
+        Returns:
+            Tensor: ``(N, D, h, w)`` at the head's resolution.
+        """
+        feats = self.backbone(images)
+        if self.with_neck:
+            feats = self.neck(feats)
+        return self.decode_head(feats)
 
     # ------------------------------------------------------------------ training
     def loss(self, inputs: List[torch.Tensor], data_samples: List) -> Dict[str, torch.Tensor]:
@@ -133,8 +144,14 @@ class ViCE(BaseDenseSelfSupervisor):
         regions = torch.stack([ds.view_seg_maps[self.region_key] for ds in data_samples], 1)
         regions = regions.flatten(0, 1).to(inputs[0].device)  # (M * B, H, W), view-major
         self.prototypes.normalize_()
-        embeddings = self.embed(torch.cat(inputs))
-        loss = self.swav_loss(embeddings, regions, self.prototypes.weight, num_views)
+        images = torch.cat(inputs)
+        if self.upsample_embeddings:
+            # region means of the normalised full-resolution map, computed at the head's
+            # resolution (same values, without the (M*B, D, H, W) map and its gradient)
+            loss = self.swav_loss(self.head_embeddings(images), regions, self.prototypes.weight,
+                                  num_views, upsample=True)
+        else:
+            loss = self.swav_loss(self.embed(images), regions, self.prototypes.weight, num_views)
         return dict(loss_swav=loss)
 
     # ------------------------------------------------------------------ inference interface

@@ -5,7 +5,8 @@ mmpretrain's ``SwAVLoss`` assumes one vector per crop, a batch size that
 divides the queue and crops of fixed count; ViCE has a different number of
 regions per image and view, so only the pieces are shared:
 :func:`mmdense.models.utils.segment_mean_pool` (one scatter reduction for
-all views of the batch), :func:`mmdense.models.utils.sinkhorn_knopp` (SwAV's
+all views of the batch; :func:`~mmdense.models.utils.upsampled_unit_mean_pool`
+for the full-resolution embeddings, computed at the head's resolution), :func:`mmdense.models.utils.sinkhorn_knopp` (SwAV's
 Sinkhorn, distributed) and :class:`mmdense.models.utils.MomentumQueue`.
 """
 from typing import Tuple
@@ -15,7 +16,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from mmdense.models.utils import (MomentumQueue, all_reduce_sum, segment_mean_pool,
-                                  sinkhorn_knopp)
+                                  sinkhorn_knopp, upsampled_unit_mean_pool)
 from mmdense.registry import MODELS
 
 
@@ -106,19 +107,26 @@ class SwAVRegionLoss(nn.Module):
         return step >= self.queue_start_iter, step < self.freeze_prototypes_iters
 
     def pool_regions(self, embeddings: torch.Tensor, regions: torch.Tensor,
-                     num_views: int) -> torch.Tensor:
+                     num_views: int, upsample: bool = False) -> torch.Tensor:
         """Normalised region means of all views in one scatter reduction.
 
         Args:
             embeddings (Tensor): ``(M * B, D, h, w)`` view-major.
             regions (Tensor): ``(M * B, H, W)`` mutual region ids (resized to
-                ``h x w`` here, nearest, pixel-centre aligned).
+                ``h x w`` here, nearest, pixel-centre aligned, unless ``upsample``).
             num_views (int): M.
+            upsample (bool): ``embeddings`` are the head's raw map and the
+                regions pool its bilinear upsampling to ``H x W``, normalised
+                per pixel (:func:`upsampled_unit_mean_pool`, at ``h x w``).
 
         Returns:
             Tensor: ``(M, R, D)`` unit-norm means; row ``r`` is the same
             (image, region) in every view.
         """
+        if upsample:
+            regions = mutual_at_resolution(regions.long(), num_views)
+            pooled, _, _ = upsampled_unit_mean_pool(embeddings, regions)
+            return F.normalize(pooled.view(num_views, -1, embeddings.shape[1]), dim=-1)
         if regions.shape[-2:] != embeddings.shape[-2:]:
             regions = F.interpolate(regions[:, None].float(), size=embeddings.shape[-2:],
                                     mode='nearest-exact')[:, 0]
@@ -137,7 +145,7 @@ class SwAVRegionLoss(nn.Module):
         return codes
 
     def forward(self, embeddings: torch.Tensor, regions: torch.Tensor,
-                prototypes: torch.Tensor, num_views: int) -> torch.Tensor:
+                prototypes: torch.Tensor, num_views: int, upsample: bool = False) -> torch.Tensor:
         """ViCE's loss of one batch.
 
         Args:
@@ -146,6 +154,8 @@ class SwAVRegionLoss(nn.Module):
             regions (Tensor): ``(M * B, H, W)`` mutual region ids.
             prototypes (Tensor): ``(K, D)`` unit-norm prototypes.
             num_views (int): M (>= 2).
+            upsample (bool): see :meth:`pool_regions` (``embeddings`` are then
+                the head's raw ``(M * B, D, h, w)`` map).
 
         Returns:
             Tensor: scalar loss.
@@ -155,7 +165,7 @@ class SwAVRegionLoss(nn.Module):
             self.step += 1
         if frozen:  # in the graph (DDP), but no gradient reaches them
             prototypes = prototypes.detach() + 0. * prototypes
-        means = self.pool_regions(embeddings, regions, num_views)  # (M, R, D)
+        means = self.pool_regions(embeddings, regions, num_views, upsample)  # (M, R, D)
         num_regions = means.shape[1]
         scores = means @ prototypes.t()  # (M, R, K)
         codes = self.codes(scores[0], prototypes, use_queue)[:num_regions]

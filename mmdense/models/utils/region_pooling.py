@@ -9,6 +9,7 @@ regions per image.
 from typing import Tuple
 
 import torch
+import torch.nn.functional as F
 
 
 def soft_region_pool(features: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
@@ -138,5 +139,110 @@ def segment_mean_pool(features: torch.Tensor,
                 first[batch_index]]  # (R, D)
     valid = compact[compact >= 0]
     counts = torch.bincount(valid, minlength=num_regions).clamp(min=1)
+    pooled = sums / counts[:, None].to(sums.dtype)
+    return pooled.to(features.dtype), batch_index, region_id
+
+
+def _bilinear_taps(in_size: int, out_size: int,
+                   device: torch.device) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Source rows of ``F.interpolate(mode='bilinear', align_corners=False)`` on one axis.
+
+    Returns:
+        tuple: ``(first, second, weight_second)``, each ``(out_size,)``: output
+        ``i`` is ``(1 - w) * x[first] + w * x[second]`` (``second == first``
+        on the last row).
+    """
+    scale = in_size / out_size
+    src = ((torch.arange(out_size, device=device, dtype=torch.float32) + 0.5) * scale -
+           0.5).clamp(min=0.)
+    first = src.long().clamp(max=in_size - 1)
+    second = (first + 1).clamp(max=in_size - 1)
+    return first, second, src - first.float()
+
+
+def upsampled_unit_mean_pool(
+        features: torch.Tensor,
+        segments: torch.Tensor,
+        ignore_index: int = -1) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Region means of the unit-norm bilinear upsampling of ``features``, at low resolution.
+
+    Equals ``segment_mean_pool(F.normalize(F.interpolate(features, size=(H, W),
+    mode='bilinear', align_corners=False), dim=1), segments)`` up to float
+    rounding, without the ``(B, D, H, W)`` upsampled map, its normalised copy
+    and their gradients (ViCE's 320 px views: 1 GiB each per step). Every
+    upsampled pixel is a 4-tap mix ``u = sum_k a_k e_k`` of low-resolution
+    vectors, so (1) its norm is ``sqrt(sum_kl a_k a_l <e_k, e_l>)``, read from six
+    scalar maps of neighbour dot products, and (2) a region's sum of
+    ``u / |u|`` is ``sum_q A[r, q] e_q`` with scalar weights ``A[r, q] =
+    sum_{p in r} a_q(p) / |u(p)|`` gathered at full resolution (scalars, not
+    D-vectors), then one batched product with the features. Hand-written:
+    no library fuses interpolation, normalisation and segment pooling.
+
+    Args:
+        features (Tensor): ``(B, D, h, w)`` features, not normalised.
+        segments (Tensor): ``(B, H, W)`` integer region ids at the output
+            resolution; negative values and ``ignore_index`` belong to no region.
+        ignore_index (int): label of pixels that belong to no region.
+
+    Returns:
+        tuple: as :func:`segment_mean_pool`: ``pooled`` ``(R, D)`` (in
+        ``features``' dtype), ``batch_index`` ``(R,)``, ``region_id`` ``(R,)``.
+    """
+    batch, dim, low_h, low_w = features.shape
+    height, width = segments.shape[-2:]
+    if segments.shape != (batch, height, width):
+        raise ValueError(f'upsampled_unit_mean_pool: segments must be (B={batch}, H, W), '
+                         f'got {tuple(segments.shape)}')
+    device = features.device
+    feats = features.float()
+    compact, batch_index, region_id = compact_region_ids(segments.to(device), ignore_index)
+    num_regions = batch_index.numel()
+    if num_regions == 0:
+        return feats.new_zeros(0, dim).to(features.dtype), batch_index, region_id
+
+    rows0, rows1, wy = _bilinear_taps(low_h, height, device)
+    cols0, cols1, wx = _bilinear_taps(low_w, width, device)
+    wy, wx = wy[None, :, None], wx[None, None, :]
+    a00, a01, a10, a11 = (1 - wy) * (1 - wx), (1 - wy) * wx, wy * (1 - wx), wy * wx  # (1, H, W)
+
+    # |u|^2 = sum_kl a_k a_l <e_k, e_l>: on the grid padded by its last row / column (the
+    # second tap of the last row is the row itself), the taps of an output pixel are
+    # (i, j), (i, j+1), (i+1, j), (i+1, j+1) with (i, j) = (rows0, cols0)
+    padded = F.pad(feats, (0, 1, 0, 1), mode='replicate')  # (B, D, h + 1, w + 1)
+    self_dot = padded.square().sum(1)  # (B, h + 1, w + 1)
+    right = (padded[..., :-1] * padded[..., 1:]).sum(1)  # <e(i, j), e(i, j+1)>
+    down = (padded[:, :, :-1] * padded[:, :, 1:]).sum(1)  # <e(i, j), e(i+1, j)>
+    diag = (padded[:, :, :-1, :-1] * padded[:, :, 1:, 1:]).sum(1)  # <e(i, j), e(i+1, j+1)>
+    anti = (padded[:, :, :-1, 1:] * padded[:, :, 1:, :-1]).sum(1)  # <e(i, j+1), e(i+1, j)>
+
+    def at(grid: torch.Tensor, drow: int, dcol: int) -> torch.Tensor:
+        """``grid[b, rows0 + drow, cols0 + dcol]`` as ``(B, H, W)``."""
+        return grid.index_select(1, rows0 + drow).index_select(2, cols0 + dcol)
+
+    norm2 = (a00.square() * at(self_dot, 0, 0) + a01.square() * at(self_dot, 0, 1) +
+             a10.square() * at(self_dot, 1, 0) + a11.square() * at(self_dot, 1, 1) +
+             2 * (a00 * a01 * at(right, 0, 0) + a10 * a11 * at(right, 1, 0) +
+                  a00 * a10 * at(down, 0, 0) + a01 * a11 * at(down, 0, 1) +
+                  a00 * a11 * at(diag, 0, 0) + a01 * a10 * at(anti, 0, 0)))
+    # F.normalize's max(|u|, 1e-12)
+    inv_norm = norm2.clamp(min=0.).sqrt().clamp(min=1e-12).reciprocal()  # (B, H, W)
+
+    # weights[b, slot, q] = sum over the slot's pixels p of a_q(p) / |u(p)|, one scatter per tap
+    per_image = torch.bincount(batch_index, minlength=batch)
+    first = per_image.cumsum(0) - per_image
+    slots = int(per_image.max())
+    local = torch.where(compact >= 0, compact - first.view(batch, 1, 1),
+                        torch.full_like(compact, slots))  # (B, H, W); slot S = no region
+    cells = low_h * low_w
+    weights = feats.new_zeros(batch, (slots + 1) * cells)
+    for rows, row_w in ((rows0, 1 - wy), (rows1, wy)):
+        for cols, col_w in ((cols0, 1 - wx), (cols1, wx)):
+            cell = rows[:, None] * low_w + cols[None, :]  # (H, W) low-res index of the tap
+            weights = weights.scatter_add(1, (local * cells + cell).reshape(batch, -1),
+                                          (row_w * col_w * inv_norm).reshape(batch, -1))
+    weights = weights.view(batch, slots + 1, cells)[:, :slots]
+    sums = torch.bmm(weights, feats.reshape(batch, dim, cells).transpose(1, 2))  # (B, S, D)
+    sums = sums[batch_index, torch.arange(num_regions, device=device) - first[batch_index]]
+    counts = torch.bincount(compact[compact >= 0], minlength=num_regions).clamp(min=1)
     pooled = sums / counts[:, None].to(sums.dtype)
     return pooled.to(features.dtype), batch_index, region_id

@@ -1,6 +1,6 @@
 # Copyright (c) mmdense contributors. All rights reserved.
-"""FastColorJitter / FastGaussianBlur / FastRandomGrayscale: their parents' draws, and their
-bytes (``exact=True``, grayscale) or Pillow's within 1 grey level (the default)."""
+"""FastColorJitter / FastGaussianBlur / FastRandomGrayscale: their parents' draws and bytes
+(the hue shift and blur of ``pillow_like`` equal Pillow's on every colour / HSV triple)."""
 import random
 
 import numpy as np
@@ -43,11 +43,15 @@ def _run_pair(fast_cfg: dict, ref_cfg: dict, seed: int, atol: int = 0, images=No
 def test_fast_color_jitter_equals_mmpretrain(seed):
     args = dict(brightness=0.4, contrast=0.4, saturation=0.2, hue=0.1)
     strong = dict(brightness=0.9, contrast=0.9, saturation=0.9, hue=0.5)
-    for exact, atol in ((True, 0), (False, 1)):
+    for exact in (True, False):
         _run_pair(dict(type='FastColorJitter', exact=exact, **args),
-                  dict(type='mmpretrain.ColorJitter', **args), 100 * seed, atol)
+                  dict(type='mmpretrain.ColorJitter', **args), 100 * seed)
         _run_pair(dict(type='FastColorJitter', exact=exact, **strong),
-                  dict(type='mmpretrain.ColorJitter', **strong), 100 * seed + 50, atol)
+                  dict(type='mmpretrain.ColorJitter', **strong), 100 * seed + 50)
+        # tiny images (Pillow's path inside pillow_adjust_hue) and a 1 x 1 one
+        _run_pair(dict(type='FastColorJitter', exact=exact, **strong),
+                  dict(type='mmpretrain.ColorJitter', **strong), 100 * seed + 70,
+                  images=_images(3, (1, 1)) + _images(3, (3, 5)))
 
 
 def test_fast_color_jitter_other_backend_is_the_parent():
@@ -101,6 +105,19 @@ def test_pillow_gaussian_blur_equals_pillow():
             np.testing.assert_array_equal(pillow_gaussian_blur(img, sigma), want, err_msg=str(sigma))
 
 
+def test_hsv_to_rgb_on_every_triple():
+    """The way back alone, on all 2^24 (h, s, v): OpenCV's floats + exact near-ties."""
+    from PIL import Image
+
+    from mmdense.datasets.transforms.pillow_like import _hsv_to_rgb
+    codes = np.arange(1 << 24, dtype=np.uint32)
+    planes = [np.ascontiguousarray(((codes >> shift) & 255).astype(np.uint8).reshape(4096, 4096))
+              for shift in (16, 8, 0)]
+    want = np.asarray(Image.merge('HSV', [Image.fromarray(p) for p in planes]).convert('RGB'))
+    np.testing.assert_array_equal(_hsv_to_rgb(*planes), want)
+    np.testing.assert_array_equal(_hsv_to_rgb(*planes, channel_order='bgr')[..., ::-1], want)
+
+
 def test_pillow_adjust_hue_on_every_colour():
     from PIL import Image
 
@@ -112,14 +129,14 @@ def test_pillow_adjust_hue_on_every_colour():
         every = colours[::step][:(1 << 24) // step // 4096 * 4096].reshape(-1, 4096, 3)
         want = np.asarray(pil_adjust_hue(Image.fromarray(every), factor))
         got = pillow_adjust_hue(every, factor)
-        diff = np.abs(got.astype(np.int16) - want)
-        assert diff.max() <= 1
-        assert (diff > 0).mean() < 1e-5  # Pillow's H, S, V exactly; only the way back rounds
+        np.testing.assert_array_equal(got, want)
         # BGR in, BGR out: the same pixels
         got_bgr = pillow_adjust_hue(np.ascontiguousarray(every[..., ::-1]), factor, 'bgr')
         np.testing.assert_array_equal(got_bgr[..., ::-1], got)
     with pytest.raises(ValueError, match='hue_factor'):
         pillow_adjust_hue(every[:2, :2], 0.7)
+    with pytest.raises(ValueError, match='channel_order'):
+        pillow_adjust_hue(every[:8, :8], 0.1, 'RGB')
 
 
 def test_pillow_adjust_hue_on_photos():
@@ -131,4 +148,22 @@ def test_pillow_adjust_hue_on_photos():
         rgb = np.ascontiguousarray(img[..., ::-1])
         for factor in (-0.1, 0.05, 0.5):
             want = np.asarray(pil_adjust_hue(Image.fromarray(rgb), factor))
-            assert np.abs(pillow_adjust_hue(rgb, factor).astype(int) - want).max() <= 1
+            np.testing.assert_array_equal(pillow_adjust_hue(rgb, factor), want)
+            # a flipped (negative-stride) view in BGR order
+            np.testing.assert_array_equal(
+                pillow_adjust_hue(img[:, ::-1], factor, 'bgr')[..., ::-1], want[:, ::-1])
+
+
+def test_fast_gaussian_blur_xy_radius_and_numpy_radius():
+    """An (x, y) radius runs Pillow (as the parent); a numpy radius does not break it."""
+    from PIL import Image, ImageFilter
+    img = _images(1, (20, 30))[0]
+    out = TRANSFORMS.build(dict(type='FastGaussianBlur', radius=(1.0, 2.0), prob=1.0))(
+        dict(img=img.copy()))['img']
+    want = np.asarray(Image.fromarray(img).filter(ImageFilter.GaussianBlur((1.0, 2.0))))
+    np.testing.assert_array_equal(out, want)
+    for exact in (True, False):
+        got = TRANSFORMS.build(dict(type='FastGaussianBlur', radius=np.float64(1.5), prob=1.0,
+                                    exact=exact))(dict(img=img.copy()))['img']
+        want = np.asarray(Image.fromarray(img).filter(ImageFilter.GaussianBlur(1.5)))
+        np.testing.assert_array_equal(got, want)

@@ -128,3 +128,24 @@ def test_config_checks_and_errors():
     from mmpretrain.structures import DataSample
     with pytest.raises(ValueError, match="view_seg_maps\\['superpixels'\\]"):
         model.loss(views, [DataSample(), DataSample()])
+
+
+def test_loss_at_head_resolution_equals_the_full_resolution_path():
+    """ViCE.loss pools the full-resolution normalised map at the head's resolution
+    (upsampled_unit_mean_pool): same loss and gradients as normalise(upsample(.)) pooled."""
+    import copy
+    model = build_tiny_vice(3)
+    views, samples = fake_batch(2, num_views=3, size=32, cell=4)
+    reference = copy.deepcopy(model)
+    loss = model.loss(views, samples)['loss_swav']
+    regions = torch.stack([ds.view_seg_maps['superpixels'] for ds in samples], 1).flatten(0, 1)
+    reference.prototypes.normalize_()
+    embeddings = reference.embed(torch.cat(views))
+    assert embeddings.shape[-2:] == (32, 32)  # the explicit full-resolution map
+    want = reference.swav_loss(embeddings, regions, reference.prototypes.weight, 3)
+    torch.testing.assert_close(loss, want, atol=1e-5, rtol=1e-5)
+    loss.backward()
+    want.backward()
+    for (name, p), q in zip(model.named_parameters(), reference.parameters()):
+        if p.grad is not None or q.grad is not None:
+            torch.testing.assert_close(p.grad, q.grad, atol=1e-5, rtol=1e-3, msg=name)

@@ -94,3 +94,47 @@ def test_dense_and_sparse_ids_number_regions_alike():
             mask = segments[batch_index[r]] == region_id[r]
             want = feats[batch_index[r]][:, mask].mean(1)
             torch.testing.assert_close(pooled[r], want)
+
+
+def _upsampled_reference(features, segments, ignore_index=-1):
+    import torch.nn.functional as F
+    full = F.interpolate(features, size=segments.shape[-2:], mode='bilinear',
+                         align_corners=False)
+    return segment_mean_pool(F.normalize(full, dim=1), segments, ignore_index)
+
+
+def test_upsampled_unit_mean_pool_equals_normalise_then_pool():
+    """The low-resolution computation equals upsample -> normalise -> pool, forward and
+    backward (float64 inputs: differences are rounding of float32 internals)."""
+    from mmdense.models.utils import upsampled_unit_mean_pool
+    gen = torch.Generator().manual_seed(0)
+    for low, high in (((5, 7), (20, 28)), ((6, 6), (17, 23)), ((4, 4), (4, 4)), ((3, 5), (30, 11)),
+                      ((1, 4), (5, 16)), ((4, 1), (9, 3)), ((8, 8), (5, 5))):
+        features = torch.randn(3, 6, *low, generator=gen, dtype=torch.float64, requires_grad=True)
+        segments = torch.randint(-1, 6, (3, *high), generator=gen)
+        segments[1] = -1  # an image without any region
+        segments[2][segments[2] == 4] = 255
+        want = _upsampled_reference(features, segments, ignore_index=255)
+        got = upsampled_unit_mean_pool(features, segments, ignore_index=255)
+        assert got[0].dtype == torch.float64
+        assert torch.equal(got[1], want[1]) and torch.equal(got[2], want[2])
+        torch.testing.assert_close(got[0], want[0], atol=1e-6, rtol=1e-5)
+        weights = torch.randn(want[0].shape, generator=gen, dtype=torch.float64)
+        grad_want, = torch.autograd.grad((want[0] * weights).sum(), features)
+        grad_got, = torch.autograd.grad((got[0] * weights).sum(), features)
+        torch.testing.assert_close(grad_got, grad_want, atol=1e-5, rtol=1e-4)
+
+
+def test_upsampled_unit_mean_pool_edge_cases():
+    from mmdense.models.utils import upsampled_unit_mean_pool
+    features = torch.randn(2, 3, 4, 4)
+    pooled, batch_index, _ = upsampled_unit_mean_pool(features, torch.full((2, 8, 8), -1))
+    assert pooled.shape == (0, 3) and batch_index.numel() == 0
+    # a zero feature map: F.normalize's eps keeps it zero, no NaN
+    zero = torch.zeros(1, 3, 2, 2, requires_grad=True)
+    pooled, _, _ = upsampled_unit_mean_pool(zero, torch.zeros(1, 4, 4, dtype=torch.long))
+    assert torch.equal(pooled, torch.zeros(1, 3))
+    pooled.sum().backward()
+    assert torch.isfinite(zero.grad).all()
+    with __import__('pytest').raises(ValueError, match='segments'):
+        upsampled_unit_mean_pool(features, torch.zeros(3, 8, 8, dtype=torch.long))
