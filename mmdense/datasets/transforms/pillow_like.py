@@ -45,6 +45,11 @@ from mmdense.utils.compat import pil_adjust_hue
 __all__ = ['pillow_adjust_hue', 'pillow_gaussian_blur', 'pillow_box_blur_params']
 
 
+#: uint8 H, S, V -> OpenCV's float HSV (hue in degrees), one table per channel
+_HSV_FLOAT_LUT = (np.arange(256, dtype=np.float32)[None, :, None] *
+                  np.array([360. / 255., 1. / 255., 1. / 255.], np.float32))
+
+
 def _hue_shift(hue_factor: float) -> np.uint8:
     """mmcv's / torchvision's hue shift in Pillow's uint8 hue: ``int(f * 255) % 256``."""
     return np.uint8(int(hue_factor * 255) % 256)
@@ -144,8 +149,7 @@ def _hsv_to_rgb(hue: np.ndarray, sat: np.ndarray, val: np.ndarray,
     Returns:
         np.ndarray: ``(H, W, 3)`` uint8.
     """
-    hsv = cv2.multiply(cv2.merge([hue, sat, val]), (360. / 255., 1. / 255., 1. / 255., 0.),
-                       dtype=cv2.CV_32F)
+    hsv = cv2.LUT(cv2.merge([hue, sat, val]), _HSV_FLOAT_LUT)  # degrees, [0, 1], [0, 1]
     code = cv2.COLOR_HSV2RGB if channel_order == 'rgb' else cv2.COLOR_HSV2BGR
     rgb = cv2.cvtColor(hsv, code)  # floats in [0, 1]
     out = cv2.convertScaleAbs(rgb, alpha=255.)
@@ -238,7 +242,7 @@ def pillow_gaussian_blur(img: np.ndarray, sigma: float) -> np.ndarray:
     row, col = kernel[None], kernel[:, None]
     out = img
     for kern in (row, row, row, col, col, col):
-        total = cv2.filter2D(out, cv2.CV_64F, kern, delta=2.0**-30,
-                             borderType=cv2.BORDER_REPLICATE)
-        out = np.rint(total, out=total).astype(np.uint8)
-    return out.reshape(img.shape)
+        # each pass rounded to an integer as Pillow's uint8, kept in float64 for the next
+        out = cv2.filter2D(out, cv2.CV_64F, kern, delta=2.0**-30, borderType=cv2.BORDER_REPLICATE)
+        np.rint(out, out=out)
+    return out.astype(np.uint8).reshape(img.shape)
