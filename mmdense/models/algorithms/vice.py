@@ -146,8 +146,12 @@ class ViCE(BaseDenseSelfSupervisor):
         self.prototypes.normalize_()
         images = torch.cat(inputs)
         if self.upsample_embeddings:
-            # region means of the normalised full-resolution map, computed at the head's
-            # resolution (same values, without the (M*B, D, H, W) map and its gradient)
+            # region means of the normalised map upsampled to the views' size, computed at
+            # the head's resolution (same values, without the (M*B, D, H, W) map and its
+            # gradient); region maps of another size are resized to the views' first
+            if regions.shape[-2:] != images.shape[-2:]:
+                regions = F.interpolate(regions[:, None].float(), size=images.shape[-2:],
+                                        mode='nearest-exact')[:, 0].long()
             loss = self.swav_loss(self.head_embeddings(images), regions, self.prototypes.weight,
                                   num_views, upsample=True)
         else:

@@ -194,6 +194,17 @@ def upsampled_unit_mean_pool(
         raise ValueError(f'upsampled_unit_mean_pool: segments must be (B={batch}, H, W), '
                          f'got {tuple(segments.shape)}')
     device = features.device
+    with torch.autocast(device_type=device.type, enabled=False):  # sums in float32 (as
+        # segment_mean_pool), the norms in float64
+        return _upsampled_unit_mean_pool(features, segments, ignore_index)
+
+
+def _upsampled_unit_mean_pool(
+        features: torch.Tensor, segments: torch.Tensor,
+        ignore_index: int) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    batch, dim, low_h, low_w = features.shape
+    height, width = segments.shape[-2:]
+    device = features.device
     feats = features.float()
     compact, batch_index, region_id = compact_region_ids(segments.to(device), ignore_index)
     num_regions = batch_index.numel()
@@ -202,13 +213,15 @@ def upsampled_unit_mean_pool(
 
     rows0, rows1, wy = _bilinear_taps(low_h, height, device)
     cols0, cols1, wx = _bilinear_taps(low_w, width, device)
-    wy, wx = wy[None, :, None], wx[None, None, :]
+    wy, wx = wy[None, :, None].double(), wx[None, None, :].double()
     a00, a01, a10, a11 = (1 - wy) * (1 - wx), (1 - wy) * wx, wy * (1 - wx), wy * wx  # (1, H, W)
 
     # |u|^2 = sum_kl a_k a_l <e_k, e_l>: on the grid padded by its last row / column (the
     # second tap of the last row is the row itself), the taps of an output pixel are
     # (i, j), (i, j+1), (i+1, j), (i+1, j+1) with (i, j) = (rows0, cols0)
-    padded = F.pad(feats, (0, 1, 0, 1), mode='replicate')  # (B, D, h + 1, w + 1)
+    # in float64: |u| may be orders of magnitude below its taps' norms (opposite neighbours),
+    # where the expanded float32 sum would cancel to ~0 and one pixel's 1 / |u| explode
+    padded = F.pad(features.double(), (0, 1, 0, 1), mode='replicate')  # (B, D, h + 1, w + 1)
     self_dot = padded.square().sum(1)  # (B, h + 1, w + 1)
     right = (padded[..., :-1] * padded[..., 1:]).sum(1)  # <e(i, j), e(i, j+1)>
     down = (padded[:, :, :-1] * padded[:, :, 1:]).sum(1)  # <e(i, j), e(i+1, j)>
@@ -225,7 +238,7 @@ def upsampled_unit_mean_pool(
                   a00 * a10 * at(down, 0, 0) + a01 * a11 * at(down, 0, 1) +
                   a00 * a11 * at(diag, 0, 0) + a01 * a10 * at(anti, 0, 0)))
     # F.normalize's max(|u|, 1e-12)
-    inv_norm = norm2.clamp(min=0.).sqrt().clamp(min=1e-12).reciprocal()  # (B, H, W)
+    inv_norm = norm2.clamp(min=0.).sqrt().clamp(min=1e-12).reciprocal().float()  # (B, H, W)
 
     # weights[b, slot, q] = sum over the slot's pixels p of a_q(p) / |u(p)|, one scatter per tap
     per_image = torch.bincount(batch_index, minlength=batch)
@@ -238,8 +251,8 @@ def upsampled_unit_mean_pool(
     for rows, row_w in ((rows0, 1 - wy), (rows1, wy)):
         for cols, col_w in ((cols0, 1 - wx), (cols1, wx)):
             cell = rows[:, None] * low_w + cols[None, :]  # (H, W) low-res index of the tap
-            weights = weights.scatter_add(1, (local * cells + cell).reshape(batch, -1),
-                                          (row_w * col_w * inv_norm).reshape(batch, -1))
+            weights.scatter_add_(1, (local * cells + cell).reshape(batch, -1),
+                                 ((row_w * col_w).float() * inv_norm).reshape(batch, -1))
     weights = weights.view(batch, slots + 1, cells)[:, :slots]
     sums = torch.bmm(weights, feats.reshape(batch, dim, cells).transpose(1, 2))  # (B, S, D)
     sums = sums[batch_index, torch.arange(num_regions, device=device) - first[batch_index]]

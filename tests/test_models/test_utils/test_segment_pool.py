@@ -138,3 +138,33 @@ def test_upsampled_unit_mean_pool_edge_cases():
     assert torch.isfinite(zero.grad).all()
     with __import__('pytest').raises(ValueError, match='segments'):
         upsampled_unit_mean_pool(features, torch.zeros(3, 8, 8, dtype=torch.long))
+
+
+def test_upsampled_unit_mean_pool_near_zero_mixes_and_autocast():
+    """Neighbours pointing (almost) opposite: the upsampled vector is ~1e-4 of its taps; the
+    norms are computed in float64, so no pixel's 1 / |u| explodes (a float32 expansion gave
+    region means of norm ~1e8). Under autocast the sums stay in float32."""
+    import torch.nn.functional as F
+
+    from mmdense.models.utils import upsampled_unit_mean_pool
+    gen = torch.Generator().manual_seed(0)
+    direction = torch.randn(128, generator=gen)
+    other = torch.randn(128, generator=gen)
+    features = torch.stack([direction, -3 * direction + 1e-3 * other], -1)[None, :, None, :]
+    segments = torch.zeros(1, 1, 4, dtype=torch.long)
+    want = _upsampled_reference(features.double(), segments)[0]
+    got = upsampled_unit_mean_pool(features, segments)[0]
+    assert got.norm() <= 1 + 1e-5
+    torch.testing.assert_close(got.double(), want, atol=1e-4, rtol=1e-4)
+    # rank-one maps with sign changes (a collapsed embedding) over many regions
+    sign = torch.randint(0, 2, (2, 1, 16, 16), generator=gen).float() * 2 - 1
+    collapsed = sign * direction[None, :, None, None]
+    regions = torch.randint(0, 300, (2, 64, 64), generator=gen)
+    pooled = upsampled_unit_mean_pool(collapsed, regions)[0]
+    assert pooled.norm(dim=1).max() <= 1 + 1e-5
+    torch.testing.assert_close(pooled.double(), _upsampled_reference(collapsed.double(), regions)[0],
+                               atol=1e-4, rtol=1e-4)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        pooled_amp = upsampled_unit_mean_pool(collapsed, regions)[0]
+    assert pooled_amp.dtype == torch.float32
+    torch.testing.assert_close(pooled_amp, pooled)
