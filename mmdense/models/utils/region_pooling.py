@@ -131,7 +131,7 @@ def segment_mean_pool(features: torch.Tensor,
     first = per_image.cumsum(0) - per_image  # global id of each image's first region
     slots = int(per_image.max()) if num_regions else 0
     local = torch.where(compact >= 0, compact - first.view(batch, 1, 1),
-                        torch.full_like(compact, slots)).view(batch, 1, height * width)
+                        torch.full_like(compact, slots)).reshape(batch, 1, height * width)
     pixels = features.reshape(batch, dim, height * width).float()
     sums = pixels.new_zeros(batch, dim, slots + 1).scatter_add_(
         2, local.expand(batch, dim, height * width), pixels)

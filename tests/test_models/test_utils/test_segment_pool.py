@@ -168,3 +168,11 @@ def test_upsampled_unit_mean_pool_near_zero_mixes_and_autocast():
         pooled_amp = upsampled_unit_mean_pool(collapsed, regions)[0]
     assert pooled_amp.dtype == torch.float32
     torch.testing.assert_close(pooled_amp, pooled)
+
+
+def test_segment_mean_pool_accepts_non_contiguous_segments():
+    features, segments = _example()
+    transposed = segments.transpose(1, 2).contiguous().transpose(1, 2)  # same values, strided
+    assert not transposed.is_contiguous()
+    for got, want in zip(segment_mean_pool(features, transposed), segment_mean_pool(features, segments)):
+        assert torch.equal(got, want)
