@@ -90,6 +90,32 @@ def compact_region_ids(segments: torch.Tensor,
     return compact, unique_keys // stride, unique_keys % stride
 
 
+def _image_slots(compact: torch.Tensor, batch_index: torch.Tensor,
+                 batch: int) -> Tuple[torch.Tensor, int, torch.Tensor, torch.Tensor]:
+    """Per-image slots of the compact region ids, for a batched scatter.
+
+    Args:
+        compact (Tensor): ``(B, H, W)`` ids from :func:`compact_region_ids`.
+        batch_index (Tensor): ``(R,)`` the image of each region.
+        batch (int): B.
+
+    Returns:
+        tuple: ``local`` ``(B, H, W)``: each pixel's region as a slot
+        ``0 .. S_b - 1`` of its image (``slots`` where ignored, a dummy slot);
+        ``slots`` = S_max; ``slot_of`` ``(R,)``: each region's slot;
+        ``counts`` ``(R,)``: its pixel count (at least 1).
+    """
+    num_regions = batch_index.numel()
+    per_image = torch.bincount(batch_index, minlength=batch)
+    first = per_image.cumsum(0) - per_image  # global id of each image's first region
+    slots = int(per_image.max()) if num_regions else 0
+    local = torch.where(compact >= 0, compact - first.view(batch, 1, 1),
+                        torch.full_like(compact, slots))
+    slot_of = torch.arange(num_regions, device=compact.device) - first[batch_index]
+    counts = torch.bincount(compact[compact >= 0], minlength=num_regions).clamp(min=1)
+    return local, slots, slot_of, counts
+
+
 def segment_mean_pool(features: torch.Tensor,
                       segments: torch.Tensor,
                       ignore_index: int = -1) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -123,22 +149,15 @@ def segment_mean_pool(features: torch.Tensor,
                          f'got {tuple(segments.shape)}')
     compact, batch_index, region_id = compact_region_ids(segments.to(features.device),
                                                          ignore_index)
-    num_regions = batch_index.numel()
-    # per-image local ids 0 .. S_b - 1 (ignored pixels: S_max, a dummy column), so the sums
-    # are one scatter_add along the pixel axis of the (B, D, H*W) features as they lie:
-    # no transposed copy of the features, no masked copy, and the same order of additions
-    per_image = torch.bincount(batch_index, minlength=batch)
-    first = per_image.cumsum(0) - per_image  # global id of each image's first region
-    slots = int(per_image.max()) if num_regions else 0
-    local = torch.where(compact >= 0, compact - first.view(batch, 1, 1),
-                        torch.full_like(compact, slots)).reshape(batch, 1, height * width)
+    # per-image slots, so the sums are one scatter_add along the pixel axis of the
+    # (B, D, H*W) features as they lie: no transposed copy of the features, no masked
+    # copy, and the same order of additions
+    local, slots, slot_of, counts = _image_slots(compact, batch_index, batch)
+    local = local.reshape(batch, 1, height * width)
     pixels = features.reshape(batch, dim, height * width).float()
     sums = pixels.new_zeros(batch, dim, slots + 1).scatter_add_(
         2, local.expand(batch, dim, height * width), pixels)
-    sums = sums[batch_index, :, torch.arange(num_regions, device=compact.device) -
-                first[batch_index]]  # (R, D)
-    valid = compact[compact >= 0]
-    counts = torch.bincount(valid, minlength=num_regions).clamp(min=1)
+    sums = sums[batch_index, :, slot_of]  # (R, D)
     pooled = sums / counts[:, None].to(sums.dtype)
     return pooled.to(features.dtype), batch_index, region_id
 
@@ -241,21 +260,16 @@ def _upsampled_unit_mean_pool(
     inv_norm = norm2.clamp(min=0.).sqrt().clamp(min=1e-12).reciprocal().float()  # (B, H, W)
 
     # weights[b, slot, q] = sum over the slot's pixels p of a_q(p) / |u(p)|, one scatter per tap
-    per_image = torch.bincount(batch_index, minlength=batch)
-    first = per_image.cumsum(0) - per_image
-    slots = int(per_image.max())
-    local = torch.where(compact >= 0, compact - first.view(batch, 1, 1),
-                        torch.full_like(compact, slots))  # (B, H, W); slot S = no region
+    local, slots, slot_of, counts = _image_slots(compact, batch_index, batch)
     cells = low_h * low_w
     weights = feats.new_zeros(batch, (slots + 1) * cells)
-    for rows, row_w in ((rows0, 1 - wy), (rows1, wy)):
-        for cols, col_w in ((cols0, 1 - wx), (cols1, wx)):
-            cell = rows[:, None] * low_w + cols[None, :]  # (H, W) low-res index of the tap
-            weights.scatter_add_(1, (local * cells + cell).reshape(batch, -1),
-                                 ((row_w * col_w).float() * inv_norm).reshape(batch, -1))
+    for rows, cols, tap_weight in ((rows0, cols0, a00), (rows0, cols1, a01),
+                                   (rows1, cols0, a10), (rows1, cols1, a11)):
+        cell = rows[:, None] * low_w + cols[None, :]  # (H, W) low-res index of the tap
+        weights.scatter_add_(1, (local * cells + cell).reshape(batch, -1),
+                             (tap_weight.float() * inv_norm).reshape(batch, -1))
     weights = weights.view(batch, slots + 1, cells)[:, :slots]
     sums = torch.bmm(weights, feats.reshape(batch, dim, cells).transpose(1, 2))  # (B, S, D)
-    sums = sums[batch_index, torch.arange(num_regions, device=device) - first[batch_index]]
-    counts = torch.bincount(compact[compact >= 0], minlength=num_regions).clamp(min=1)
+    sums = sums[batch_index, slot_of]
     pooled = sums / counts[:, None].to(sums.dtype)
     return pooled.to(features.dtype), batch_index, region_id
