@@ -148,12 +148,9 @@ class ViCE(BaseDenseSelfSupervisor):
         if self.upsample_embeddings:
             # region means of the normalised map upsampled to the views' size, computed at
             # the head's resolution (same values, without the (M*B, D, H, W) map and its
-            # gradient); region maps of another size are resized to the views' first
-            if regions.shape[-2:] != images.shape[-2:]:
-                regions = F.interpolate(regions[:, None].float(), size=images.shape[-2:],
-                                        mode='nearest-exact')[:, 0].long()
+            # gradient)
             loss = self.swav_loss(self.head_embeddings(images), regions, self.prototypes.weight,
-                                  num_views, upsample=True)
+                                  num_views, upsample_to=tuple(images.shape[-2:]))
         else:
             loss = self.swav_loss(self.embed(images), regions, self.prototypes.weight, num_views)
         return dict(loss_swav=loss)

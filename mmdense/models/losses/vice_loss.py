@@ -9,7 +9,7 @@ all views of the batch; :func:`~mmdense.models.utils.upsampled_unit_mean_pool`
 for the full-resolution embeddings, computed at the head's resolution), :func:`mmdense.models.utils.sinkhorn_knopp` (SwAV's
 Sinkhorn, distributed) and :class:`mmdense.models.utils.MomentumQueue`.
 """
-from typing import Tuple
+from typing import Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -106,32 +106,32 @@ class SwAVRegionLoss(nn.Module):
         step = int(self.step)
         return step >= self.queue_start_iter, step < self.freeze_prototypes_iters
 
-    def pool_regions(self, embeddings: torch.Tensor, regions: torch.Tensor,
-                     num_views: int, upsample: bool = False) -> torch.Tensor:
+    def pool_regions(self, embeddings: torch.Tensor, regions: torch.Tensor, num_views: int,
+                     upsample_to: Optional[Tuple[int, int]] = None) -> torch.Tensor:
         """Normalised region means of all views in one scatter reduction.
 
         Args:
             embeddings (Tensor): ``(M * B, D, h, w)`` view-major.
-            regions (Tensor): ``(M * B, H, W)`` mutual region ids (resized to
-                ``h x w`` here, nearest, pixel-centre aligned, unless ``upsample``).
+            regions (Tensor): ``(M * B, H, W)`` mutual region ids, resized here
+                (nearest, pixel-centre aligned) to the pooling resolution.
             num_views (int): M.
-            upsample (bool): ``embeddings`` are the head's raw map and the
-                regions pool its bilinear upsampling to ``H x W``, normalised
-                per pixel (:func:`upsampled_unit_mean_pool`, at ``h x w``).
+            upsample_to (tuple, optional): pool at this ``(H', W')``:
+                ``embeddings`` are then the head's raw map and the regions pool
+                its bilinear upsampling, normalised per pixel
+                (:func:`upsampled_unit_mean_pool`, computed at ``h x w``).
+                None: pool the (unit-norm) ``embeddings`` at ``h x w``.
 
         Returns:
             Tensor: ``(M, R, D)`` unit-norm means; row ``r`` is the same
             (image, region) in every view.
         """
-        if upsample:
-            regions = mutual_at_resolution(regions.long(), num_views)
-            pooled, _, _ = upsampled_unit_mean_pool(embeddings, regions)
-            return F.normalize(pooled.view(num_views, -1, embeddings.shape[1]), dim=-1)
-        if regions.shape[-2:] != embeddings.shape[-2:]:
-            regions = F.interpolate(regions[:, None].float(), size=embeddings.shape[-2:],
+        size = tuple(upsample_to or embeddings.shape[-2:])
+        if regions.shape[-2:] != size:
+            regions = F.interpolate(regions[:, None].float(), size=size,
                                     mode='nearest-exact')[:, 0]
         regions = mutual_at_resolution(regions.long(), num_views)
-        pooled, _, _ = segment_mean_pool(embeddings, regions)
+        pool = segment_mean_pool if upsample_to is None else upsampled_unit_mean_pool
+        pooled, _, _ = pool(embeddings, regions)
         return F.normalize(pooled.view(num_views, -1, embeddings.shape[1]), dim=-1)
 
     @torch.no_grad()
@@ -145,7 +145,8 @@ class SwAVRegionLoss(nn.Module):
         return codes
 
     def forward(self, embeddings: torch.Tensor, regions: torch.Tensor,
-                prototypes: torch.Tensor, num_views: int, upsample: bool = False) -> torch.Tensor:
+                prototypes: torch.Tensor, num_views: int,
+                upsample_to: Optional[Tuple[int, int]] = None) -> torch.Tensor:
         """ViCE's loss of one batch.
 
         Args:
@@ -154,8 +155,8 @@ class SwAVRegionLoss(nn.Module):
             regions (Tensor): ``(M * B, H, W)`` mutual region ids.
             prototypes (Tensor): ``(K, D)`` unit-norm prototypes.
             num_views (int): M (>= 2).
-            upsample (bool): see :meth:`pool_regions` (``embeddings`` are then
-                the head's raw ``(M * B, D, h, w)`` map).
+            upsample_to (tuple, optional): see :meth:`pool_regions`
+                (``embeddings`` are then the head's raw ``(M * B, D, h, w)`` map).
 
         Returns:
             Tensor: scalar loss.
@@ -165,7 +166,7 @@ class SwAVRegionLoss(nn.Module):
             self.step += 1
         if frozen:  # in the graph (DDP), but no gradient reaches them
             prototypes = prototypes.detach() + 0. * prototypes
-        means = self.pool_regions(embeddings, regions, num_views, upsample)  # (M, R, D)
+        means = self.pool_regions(embeddings, regions, num_views, upsample_to)  # (M, R, D)
         num_regions = means.shape[1]
         scores = means @ prototypes.t()  # (M, R, K)
         codes = self.codes(scores[0], prototypes, use_queue)[:num_regions]
