@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image
 
 
-def _hue_shift(hue_factor: float) -> np.uint8:
+def hue_shift_uint8(hue_factor: float) -> np.uint8:
     """mmcv's shift as numpy 1 computed it: ``int(f * 255)`` modulo 256."""
     return np.uint8(int(hue_factor * 255) % 256)
 
@@ -29,7 +29,7 @@ def pil_adjust_hue(image: Image.Image, hue_factor: float) -> Image.Image:
     h, s, v = image.convert('HSV').split()
     np_h = np.array(h, dtype=np.uint8)
     with np.errstate(over='ignore'):
-        np_h += _hue_shift(hue_factor)
+        np_h += hue_shift_uint8(hue_factor)
     return Image.merge('HSV', (Image.fromarray(np_h, 'L'), s, v)).convert('RGB')
 
 
@@ -51,7 +51,7 @@ def adjust_hue(img: np.ndarray, hue_factor: float, backend: Optional[str] = None
     h, s, v = cv2.split(cv2.cvtColor(img.astype(np.uint8), cv2.COLOR_BGR2HSV_FULL))
     h = h.astype(np.uint8)
     with np.errstate(over='ignore'):
-        h += _hue_shift(hue_factor)
+        h += hue_shift_uint8(hue_factor)
     return cv2.cvtColor(cv2.merge([h, s, v]), cv2.COLOR_HSV2BGR_FULL).astype(dtype)
 
 

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from mmdense.utils import cpu_malloc
 from mmdense.utils.cpu_features import bf16_status, cpu_model_name, cpu_native_bf16, precision_flags
 
 from .common import BENCHMARK_REGIONS, CHILD_METHOD_REGIONS, Log
@@ -20,12 +21,6 @@ from .common import BENCHMARK_REGIONS, CHILD_METHOD_REGIONS, Log
 # --------------------------------------------------------------------------
 # environment and memory
 # --------------------------------------------------------------------------
-def cpu_malloc_applied() -> bool:
-    """Whether :func:`mmdense.utils.cpu_malloc.keep_freed_memory` is in effect."""
-    from mmdense.utils.cpu_malloc import applied
-    return applied()
-
-
 def environment(device: str, threads: Optional[int] = None) -> dict:
     """CPU model, precision flags, versions, threads, load: printed first."""
     try:
@@ -44,7 +39,7 @@ def environment(device: str, threads: Optional[int] = None) -> dict:
         python=platform.python_version(),
         torch_threads=threads or torch.get_num_threads(),
         device=device,
-        cpu_malloc_keeps_freed=cpu_malloc_applied(),
+        cpu_malloc_keeps_freed=cpu_malloc.applied(),
         load_average=_loadavg(),
     )
     if device.startswith('cuda'):

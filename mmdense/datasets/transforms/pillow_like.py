@@ -40,7 +40,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from mmdense.utils.compat import pil_adjust_hue
+from mmdense.utils.compat import hue_shift_uint8, pil_adjust_hue
 
 __all__ = ['pillow_adjust_hue', 'pillow_gaussian_blur', 'pillow_box_blur_params']
 
@@ -48,11 +48,6 @@ __all__ = ['pillow_adjust_hue', 'pillow_gaussian_blur', 'pillow_box_blur_params'
 #: uint8 H, S, V -> OpenCV's float HSV (hue in degrees), one table per channel
 _HSV_FLOAT_LUT = (np.arange(256, dtype=np.float32)[None, :, None] *
                   np.array([360. / 255., 1. / 255., 1. / 255.], np.float32))
-
-
-def _hue_shift(hue_factor: float) -> np.uint8:
-    """mmcv's / torchvision's hue shift in Pillow's uint8 hue: ``int(f * 255) % 256``."""
-    return np.uint8(int(hue_factor * 255) % 256)
 
 
 @lru_cache(maxsize=1)
@@ -128,7 +123,7 @@ def pillow_adjust_hue(img: np.ndarray, hue_factor: float, channel_order: str = '
     index |= first_key.astype(np.int32) << 8
     index |= second_key
     hue = np.take(hue_table, index)
-    hue += _hue_shift(hue_factor)  # wraps modulo 256, as Pillow's uint8 hue
+    hue += hue_shift_uint8(hue_factor)  # wraps modulo 256, as Pillow's uint8 hue
     sat = np.take(sat_table, (maxc.astype(np.int32) << 8) | minc)
     return _hsv_to_rgb(hue, sat, maxc, channel_order)
 
