@@ -21,6 +21,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
+from mmpretrain.utils import get_ori_model
 
 #: how many keys a message lists
 SHOWN_KEYS = 10
@@ -75,12 +76,6 @@ def revise_keys(state_dict: dict, revise=DEFAULT_REVISE_KEYS) -> 'OrderedDict':
     return revised
 
 
-def _unwrap(model: nn.Module) -> nn.Module:
-    """The model inside a (Distributed)DataParallel wrapper."""
-    from mmengine.model import is_model_wrapper
-    return model.module if is_model_wrapper(model) else model
-
-
 def compare_state_dict(model: nn.Module, state_dict: dict,
                        revise=DEFAULT_REVISE_KEYS) -> Dict[str, list]:
     """What differs between ``model.state_dict()`` and ``state_dict``.
@@ -91,7 +86,7 @@ def compare_state_dict(model: nn.Module, state_dict: dict,
         ``num_batches_tracked`` counters excepted) and ``unexpected``
         (checkpoint keys the model does not have).
     """
-    model = _unwrap(model)
+    model = get_ori_model(model)
     own = model.state_dict()
     theirs = revise_keys(state_dict, revise)
     mismatched = []
@@ -168,7 +163,7 @@ def check_state_dict_matches(model: nn.Module,
     mismatched, missing = report['mismatched'], report['missing']
     if not mismatched and (allow_missing or not missing):
         return report
-    name = type(_unwrap(model)).__name__
+    name = type(get_ori_model(model)).__name__
     lines = [f'Checkpoint {source} does not fit the {name} model of this config; '
              'nothing was loaded.']
     lines += describe_differences(report, missing=not allow_missing)

@@ -12,14 +12,9 @@ import operator
 from typing import Optional, Sequence
 
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
+from mmpretrain.utils import get_ori_model
 
 from mmdense.registry import HOOKS
-
-
-def _model(runner):
-    model = runner.model
-    return model.module if is_model_wrapper(model) else model
 
 
 def _progress(runner, by_epoch: bool) -> int:
@@ -69,7 +64,7 @@ class TeacherTempWarmupHook(Hook):
         return self.warmup_temp + (final - self.warmup_temp) * step / (self.warmup - 1)
 
     def before_train(self, runner) -> None:
-        model = _model(runner)
+        model = get_ori_model(runner.model)
         modules = []
         for name, getter in self.getters:
             try:
@@ -109,7 +104,7 @@ class FreezeLastLayerHook(Hook):
         self.by_epoch = by_epoch
 
     def before_train(self, runner) -> None:
-        self.heads = [m for m in _model(runner).modules()
+        self.heads = [m for m in get_ori_model(runner.model).modules()
                       if callable(getattr(m, 'freeze_last_layer', None))]
         if not self.heads:
             raise ValueError('FreezeLastLayerHook: the model has no module with '

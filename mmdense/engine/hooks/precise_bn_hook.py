@@ -36,7 +36,7 @@ import torch.nn as nn
 from mmengine.dist import all_reduce, get_world_size
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
-from mmengine.model import is_model_wrapper
+from mmpretrain.utils import get_ori_model
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmdense.registry import HOOKS
@@ -74,8 +74,7 @@ def update_bn_stats(model: nn.Module,
     Returns:
         int: the number of batches used (fewer when ``data`` ran out).
     """
-    if is_model_wrapper(model):
-        model = model.module
+    model = get_ori_model(model)
     bns = [m for m in model.modules() if isinstance(m, _BatchNorm) and m.training
            and m.track_running_stats]
     if not bns:
