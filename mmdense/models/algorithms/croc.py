@@ -40,6 +40,13 @@ class CrOC(BaseDenseSelfSupervisor):
     ``loss = beta * L_glob + alpha * L_dense`` (``alpha = dense_loss_weight``,
     1; ``beta = global_loss_weight``, 1 in the paper and the released code).
 
+    **Multi-crop** (DINO's local views; the released code's
+    ``--local_crops_number``, 0 by default and in the paper's runs): views
+    after the first two (a second ``MultiViewRandomResizedCrop`` group with
+    ``overlap=False``) go through the student only and join the global loss
+    as extra student views; the clustering and the dense loss use the two
+    global views. Without such views the step is the paper's.
+
     Args:
         backbone (dict): ``QKVVisionTransformer`` with ``out_type='raw'``.
         head (dict): ``DINOHead`` with two ``out_dims`` (global, dense).
@@ -126,35 +133,43 @@ class CrOC(BaseDenseSelfSupervisor):
         """Compute CrOC's losses on a batch of view pairs.
 
         Args:
-            inputs (list[Tensor]): two ``(B, 3, H, W)`` global views.
-            data_samples (list): per image, with ``view_crops`` ``(2, 4)`` and
-                ``view_flips`` ``(2,)`` (see ``MultiViewRandomResizedCrop``).
+            inputs (list[Tensor]): two ``(B, 3, H, W)`` global views, then
+                optionally L local views ``(B, 3, h, w)`` (student only).
+            data_samples (list): per image, with ``view_crops`` ``(V, 4)`` and
+                ``view_flips`` ``(V,)`` (see ``MultiViewRandomResizedCrop``);
+                the first two rows are the global views'.
 
         Returns:
             dict: ``loss_global``, ``loss_dense`` and (logged only)
             ``num_centroids`` (matched centroids per image).
         """
-        if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
-            raise ValueError('CrOC.loss expects a list of two views; check the pipeline '
-                             '(MultiViewRandomResizedCrop + PackMultiViewInputs)')
+        if not isinstance(inputs, (list, tuple)) or len(inputs) < 2:
+            raise ValueError('CrOC.loss expects a list of two global views (then optional local '
+                             'views); check the pipeline (MultiViewRandomResizedCrop + '
+                             'PackMultiViewInputs)')
+        if inputs[0].shape != inputs[1].shape:
+            raise ValueError(f'CrOC.loss: the two global views differ in shape '
+                             f'({tuple(inputs[0].shape)} vs {tuple(inputs[1].shape)}); put the '
+                             'local views in a later view group')
         batch = inputs[0].shape[0]
-        images = torch.cat(list(inputs))  # (2B, 3, H, W), view-major
+        images = torch.cat(list(inputs[:2]))  # (2B, 3, H, W), view-major
         crops, flips = stack_view_geometry(data_samples, device=images.device)
         grid = self.backbone.patch_grid(images.shape[-2:])
 
         student_tokens = self.backbone(images)[-1]
+        student_cls = torch.cat([student_tokens[:, 0], *self._local_cls(inputs[2:])])
         with torch.no_grad():
             self.update_teacher()
             teacher = self.teacher.module
             teacher_tokens, qkv = teacher.backbone.forward_with_qkv(images)
-            positions = self.token_positions(crops, flips, grid)
+            positions = self.token_positions(crops[:, :2], flips[:, :2], grid)
             assignment = self.clustering(*self._clustering_tokens(teacher_tokens, qkv, batch),
                                          positions)
             teacher_centroids = self._centroids(teacher_tokens, assignment)
             teacher_global = teacher.head(teacher_tokens[:, 0], 0).view(2, batch, -1)
             teacher_dense = teacher.head(teacher_centroids, 1)
         student_centroids = self._centroids(student_tokens, assignment)
-        student_global = self.head(student_tokens[:, 0], 0).view(2, batch, -1)
+        student_global = self.head(student_cls, 0).view(len(inputs), batch, -1)
         student_dense = self.head(student_centroids, 1)
 
         loss_global = self.global_loss(student_global, teacher_global)
@@ -164,6 +179,26 @@ class CrOC(BaseDenseSelfSupervisor):
         return dict(loss_global=self.global_loss_weight * loss_global,
                     loss_dense=self.dense_loss_weight * loss_dense,
                     num_centroids=images.new_tensor(teacher_centroids.shape[1] / batch))
+
+    def _local_cls(self, local_views: List[torch.Tensor]) -> List[torch.Tensor]:
+        """The student's [CLS] tokens of the local views, in view order.
+
+        Consecutive views of one size share a backbone call (DINO's
+        multi-crop wrapper does the same).
+
+        Args:
+            local_views (list[Tensor]): L views ``(B, 3, h_v, w_v)``.
+
+        Returns:
+            list[Tensor]: ``(n_run * B, C)`` per run of equally sized views.
+        """
+        runs: List[List[torch.Tensor]] = []
+        for view in local_views:
+            if runs and runs[-1][0].shape == view.shape:
+                runs[-1].append(view)
+            else:
+                runs.append([view])
+        return [self.backbone(torch.cat(run))[-1][:, 0] for run in runs]
 
     @staticmethod
     def token_positions(crops: torch.Tensor, flips: torch.Tensor,

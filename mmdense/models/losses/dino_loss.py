@@ -21,9 +21,13 @@ class DINOLoss(BaseModule):
 
     For teacher view ``t`` and student view ``s != t``:
     ``CE(softmax((teacher_t - c) / tau_t), log_softmax(student_s / tau_s))``,
-    averaged over the samples and then over the ``V (V - 1)`` cross-view
+    averaged over the samples and then over the ``V_t V_s - V_t`` cross-view
     pairs. Row ``i`` of every view describes the same thing (an image's
     [CLS], or a matched centroid), so pairs are taken row by row.
+
+    Multi-crop (DINO's local views): the student may have more views than
+    the teacher (``V_s >= V_t``); its first ``V_t`` views are the teacher's
+    views, the others (local crops) are seen by the student only.
 
     With ``global_mean=True`` the sample mean divides by the number of
     samples on all ranks (over the world size), so N ranks with different
@@ -63,23 +67,27 @@ class DINOLoss(BaseModule):
         """Loss over all cross-view pairs.
 
         Args:
-            student (Tensor): ``(V, N, K)`` student logits of V views.
-            teacher (Tensor): ``(V, N, K)`` teacher logits (no gradient).
+            student (Tensor): ``(V_s, N, K)`` student logits of V_s views.
+            teacher (Tensor): ``(V_t, N, K)`` teacher logits (no gradient) of
+                the student's first ``V_t <= V_s`` views.
 
         Returns:
             Tensor: scalar loss (0 with a graph when N = 0 on every rank).
         """
-        views, num, _ = student.shape
-        if teacher.shape != student.shape:
+        student_views, num, _ = student.shape
+        teacher_views = teacher.shape[0]
+        if teacher.shape[1:] != student.shape[1:] or teacher_views > student_views:
             raise ValueError(f'DINOLoss: student {tuple(student.shape)} and teacher '
-                             f'{tuple(teacher.shape)} logits differ in shape')
-        if views < 2:
+                             f'{tuple(teacher.shape)} logits must be (V_s, N, K) and (V_t, N, K) '
+                             'with V_t <= V_s')
+        if student_views < 2:
             raise ValueError('DINOLoss: needs at least two views for cross-view pairs')
         targets = F.softmax(self.centering.centre(teacher.detach()) / self.teacher_temp, dim=-1)
         log_probs = F.log_softmax(student.float() / self.student_temp, dim=-1)
         # (V_t, V_s, N): cross-entropy of every (teacher view, student view) pair
         cross = -torch.einsum('tnk,snk->tsn', targets, log_probs)
-        off_diagonal = ~torch.eye(views, dtype=torch.bool, device=student.device)
+        off_diagonal = ~torch.eye(teacher_views, student_views, dtype=torch.bool,
+                                  device=student.device)
         total = cross[off_diagonal].sum(dim=-1).sum() / off_diagonal.sum()
         return total / self._sample_count(num, student)
 

@@ -49,6 +49,49 @@ def test_global_loss_weight_zero_trains_the_dense_term_alone():
     assert model.backbone.layers[-1].ffn.layers[1].weight.grad.abs().sum() > 0
 
 
+def test_local_views_join_the_global_loss_through_the_student_only():
+    """Multi-crop: local views add student [CLS] terms; clustering and dense loss are unchanged."""
+    views, samples = view_pair_batch()
+    gen = torch.Generator().manual_seed(3)
+    local = [torch.randn(4, 3, 16, 16, generator=gen) for _ in range(3)]
+    for i, sample in enumerate(samples):  # geometry rows of the local views follow the globals'
+        sample.view_crops = sample.view_crops + [[0, 0, 16, 16]] * 3
+        sample.view_flips = sample.view_flips + [bool(i % 2)] * 3
+    torch.manual_seed(0)
+    plain = build_tiny_croc().loss(views, samples)
+    torch.manual_seed(0)
+    model = build_tiny_croc()
+    calls = []
+    model.backbone.register_forward_hook(lambda m, args, out: calls.append(args[0].shape))
+    multi = model.loss(views + local, samples)
+    # the globals in one call, the three equally sized locals in a second one
+    assert calls == [(8, 3, 32, 32), (12, 3, 16, 16)]
+    torch.testing.assert_close(multi['loss_dense'], plain['loss_dense'])
+    assert not torch.isclose(multi['loss_global'], plain['loss_global'])
+    # by hand: the student's heads on the local [CLS] join the two-view loss's terms
+    with torch.no_grad():
+        torch.manual_seed(0)
+        ref = build_tiny_croc()
+        ref.update_teacher()
+        both = torch.cat(views)
+        teacher_out = ref.teacher.module.head(ref.teacher.module.backbone(both)[-1][:, 0], 0)
+        student_cls = [ref.backbone(both)[-1][:, 0], ref.backbone(torch.cat(local))[-1][:, 0]]
+        student_out = ref.head(torch.cat(student_cls), 0)
+        expected = ref.global_loss(student_out.view(5, 4, -1), teacher_out.view(2, 4, -1))
+    torch.testing.assert_close(multi['loss_global'], expected)
+    multi['loss_global'].backward()
+    assert not any(p.grad is not None for n, p in model.named_parameters()
+                   if n.startswith('teacher.'))
+
+
+def test_global_views_of_different_sizes_are_refused():
+    views, samples = view_pair_batch()
+    with pytest.raises(ValueError, match='two global views differ in shape'):
+        build_tiny_croc().loss([views[0], views[1][..., :16, :16]], samples)
+    with pytest.raises(ValueError, match='two global views'):
+        build_tiny_croc().loss(views[:1], samples)
+
+
 def test_teacher_has_no_stochastic_depth():
     model = build_tiny_croc(backbone=dict(drop_path_rate=0.3))
     student = [m.drop_prob for m in model.backbone.modules() if hasattr(m, 'drop_prob')]

@@ -1,5 +1,6 @@
 # Copyright (c) mmdense contributors. All rights reserved.
 """DINOLoss: cross-view pairs only, centring and sharpening, its centre."""
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -55,3 +56,19 @@ def test_centre_update_and_empty_batches():
     assert value.item() == 0 and student.grad is not None
     loss.update_center(torch.zeros(2, 0, 4))
     assert torch.equal(loss.centering.center, before)
+
+
+def test_multi_crop_student_views_pair_with_every_teacher_view():
+    """Local views (student only, after the teacher's views): DINO's loop, V_t V_s - V_t terms."""
+    gen = torch.Generator().manual_seed(2)
+    student, teacher = torch.randn(5, 3, 8, generator=gen), torch.randn(2, 3, 8, generator=gen)
+    loss = DINOLoss(8, teacher_temp=0.05)
+    torch.testing.assert_close(loss(student, teacher),
+                               _reference(student, teacher, 0., 0.1, 0.05))
+    # the first two student views are the teacher's: without locals, the two-view loss
+    torch.testing.assert_close(loss(student[:2], teacher),
+                               _reference(student[:2], teacher, 0., 0.1, 0.05))
+    with pytest.raises(ValueError, match='V_t <= V_s'):
+        loss(student[:1], teacher)
+    with pytest.raises(ValueError, match='V_t <= V_s'):
+        loss(student[..., :4], teacher)
