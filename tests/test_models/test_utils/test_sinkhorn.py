@@ -123,3 +123,41 @@ def test_transport_cost_and_argument_checks():
         sinkhorn_knopp(cost, first='both')
     with pytest.raises(ValueError):
         sinkhorn_knopp(cost, row_marginals=torch.ones(3, 4))
+
+
+@pytest.mark.parametrize('first', ['rows', 'cols'])
+@pytest.mark.parametrize('assignments', [False, True])
+def test_linear_domain_equals_log_domain(first, assignments):
+    """The CPU fast path: same plan as the log domain, zero marginals included."""
+    cost, r, c = _croc_problem(batch=4, rows=12, cols=5, seed=5)
+    r[0, 3] = 0.  # an empty row
+    c[1, 2] = 0.  # a dead cluster
+    kwargs = dict(num_iters=5, lam=20., is_cost=True, first=first, return_assignments=assignments)
+    log = sinkhorn_knopp(cost, r, c, domain='log', **kwargs)
+    for domain in ('linear', 'auto'):
+        torch.testing.assert_close(sinkhorn_knopp(cost, r, c, domain=domain, **kwargs), log,
+                                   atol=1e-7, rtol=1e-5)
+    linear = sinkhorn_knopp(cost, r, c, domain='linear', **kwargs)
+    assert linear[1, :, 2].abs().sum() == 0 and linear[0, 3].abs().sum() == 0
+    assert torch.isfinite(linear).all()
+    assert sinkhorn_knopp(cost.double(), r, c, domain='linear', **kwargs).dtype == torch.float64
+
+
+def test_auto_domain_keeps_wide_kernels_and_distributed_rows_in_the_log_domain(monkeypatch):
+    calls = []
+    real = sinkhorn_module._linear_plan
+    monkeypatch.setattr(sinkhorn_module, '_linear_plan',
+                        lambda *a, **k: calls.append(1) or real(*a, **k))
+    cost, r, c = _croc_problem(seed=6)
+    sinkhorn_knopp(cost, r, c, lam=20., is_cost=True)  # range <= 20: linear
+    assert len(calls) == 1
+    sinkhorn_knopp(cost, r, c, lam=40., is_cost=True)  # range up to 40: log
+    sinkhorn_knopp(cost, r, c, lam=20., is_cost=True, distributed=True)
+    assert len(calls) == 1
+    # a wide kernel stays exact in the log domain (linear, it would underflow)
+    wide = sinkhorn_knopp(cost, r, c, num_iters=50, epsilon=1e-3, is_cost=True)
+    torch.testing.assert_close(wide.sum(-2), c, atol=1e-5, rtol=0)
+    with pytest.raises(ValueError, match='domain'):
+        sinkhorn_knopp(cost, domain='exp')
+    with pytest.raises(ValueError, match='distributed'):
+        sinkhorn_knopp(cost, domain='linear', distributed=True)
