@@ -40,8 +40,8 @@ class CrOC(BaseDenseSelfSupervisor):
     ``loss = beta * L_glob + alpha * L_dense`` (``alpha = dense_loss_weight``,
     1; ``beta = global_loss_weight``, 1 in the paper and the released code).
 
-    **Multi-crop** (DINO's local views; the released code's
-    ``--local_crops_number``, 0 by default and in the paper's runs): views
+    **Multi-crop** (DINO's local views; off in the paper's runs, and the
+    released code's ``--local_crops_number`` flag has no data path): views
     after the first two (a second ``MultiViewRandomResizedCrop`` group with
     ``overlap=False``) go through the student only and join the global loss
     as extra student views; the clustering and the dense loss use the two
@@ -151,6 +151,12 @@ class CrOC(BaseDenseSelfSupervisor):
             raise ValueError(f'CrOC.loss: the two global views differ in shape '
                              f'({tuple(inputs[0].shape)} vs {tuple(inputs[1].shape)}); put the '
                              'local views in a later view group')
+        larger = [v for v, view in enumerate(inputs[2:], 2)
+                  if view.shape[-2] * view.shape[-1] > inputs[0].shape[-2] * inputs[0].shape[-1]]
+        if larger:
+            raise ValueError(f'CrOC.loss: views {larger} are larger than the global views 0 and 1 '
+                             f'({tuple(inputs[0].shape[-2:])}); the global view group must come '
+                             'first in MultiViewRandomResizedCrop')
         batch = inputs[0].shape[0]
         images = torch.cat(list(inputs[:2]))  # (2B, 3, H, W), view-major
         crops, flips = stack_view_geometry(data_samples, device=images.device)

@@ -76,10 +76,10 @@ class DINOLoss(BaseModule):
         """
         student_views, num, _ = student.shape
         teacher_views = teacher.shape[0]
-        if teacher.shape[1:] != student.shape[1:] or teacher_views > student_views:
+        if (teacher.shape[1:] != student.shape[1:] or not 1 <= teacher_views <= student_views):
             raise ValueError(f'DINOLoss: student {tuple(student.shape)} and teacher '
                              f'{tuple(teacher.shape)} logits must be (V_s, N, K) and (V_t, N, K) '
-                             'with V_t <= V_s')
+                             'with 1 <= V_t <= V_s')
         if student_views < 2:
             raise ValueError('DINOLoss: needs at least two views for cross-view pairs')
         targets = F.softmax(self.centering.centre(teacher.detach()) / self.teacher_temp, dim=-1)

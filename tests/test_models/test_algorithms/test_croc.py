@@ -53,7 +53,7 @@ def test_local_views_join_the_global_loss_through_the_student_only():
     """Multi-crop: local views add student [CLS] terms; clustering and dense loss are unchanged."""
     views, samples = view_pair_batch()
     gen = torch.Generator().manual_seed(3)
-    local = [torch.randn(4, 3, 16, 16, generator=gen) for _ in range(3)]
+    local = [torch.randn(4, 3, 16, 16, generator=gen).requires_grad_() for _ in range(3)]
     for i, sample in enumerate(samples):  # geometry rows of the local views follow the globals'
         sample.view_crops = sample.view_crops + [[0, 0, 16, 16]] * 3
         sample.view_flips = sample.view_flips + [bool(i % 2)] * 3
@@ -82,6 +82,15 @@ def test_local_views_join_the_global_loss_through_the_student_only():
     multi['loss_global'].backward()
     assert not any(p.grad is not None for n, p in model.named_parameters()
                    if n.startswith('teacher.'))
+    # the local views are the student's: each one gets a gradient
+    assert all(view.grad is not None and view.grad.abs().sum() > 0 for view in local)
+
+
+def test_local_views_must_not_be_larger_than_the_global_views():
+    views, samples = view_pair_batch()
+    big = torch.randn(4, 3, 48, 48)
+    with pytest.raises(ValueError, match=r'views \[2\] are larger than the global views'):
+        build_tiny_croc().loss(views + [big], samples)
 
 
 def test_global_views_of_different_sizes_are_refused():

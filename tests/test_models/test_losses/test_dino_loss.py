@@ -72,3 +72,5 @@ def test_multi_crop_student_views_pair_with_every_teacher_view():
         loss(student[:1], teacher)
     with pytest.raises(ValueError, match='V_t <= V_s'):
         loss(student[..., :4], teacher)
+    with pytest.raises(ValueError, match='1 <= V_t'):
+        loss(student, teacher[:0])
