@@ -78,8 +78,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> dict:
-    args = parse_args(argv)
+def main(argv: Optional[Sequence[str]] = None,
+         args: Optional[argparse.Namespace] = None) -> dict:
+    """Run the benchmark of ``argv`` (or of already parsed ``args``)."""
+    args = args if args is not None else parse_args(argv)
     from mmdense.apis import format_report, run_benchmark
     result = run_benchmark(
         args.config, stage=args.stage, precisions=args.precision, batch_size=args.batch_size,
@@ -104,9 +106,9 @@ def _log(message: str) -> None:
 if __name__ == '__main__':
     # as tools/train.py does for a CPU run; subject and references share the process
     from mmdense.utils.cpu_malloc import keep_freed_memory, keep_freed_memory_without_cuda
-    device = parse_args().device
-    if device == 'cpu':
+    cli_args = parse_args()
+    if cli_args.device == 'cpu':
         keep_freed_memory(log=_log)
-    elif device is None:
+    elif cli_args.device is None:
         keep_freed_memory_without_cuda(log=_log)
-    main()
+    main(args=cli_args)

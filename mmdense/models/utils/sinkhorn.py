@@ -30,7 +30,7 @@ cost in [0, 1] at lambda 20), the rows are not split over ranks and the
 tensor is on the CPU, the same iterations run on the plan itself
 (``domain='auto'``): one ``exp`` in all instead of two ``logsumexp`` per
 iteration (CrOC's clustering calls it K_start - 1 times per step, and runs
-1.6-2.4x faster for it on CPU); the result equals the log-domain one to
+1.7-2.3x faster for it on CPU); the result equals the log-domain one to
 float32 rounding.
 """
 import math
