@@ -2,6 +2,7 @@
 """tools/analysis_tools/benchmark.py (mmdense.apis.benchmark): every stage
 runs on a tiny setting, prints both rates and their ratio, writes its JSON.
 No timing is asserted (a slow or busy machine must not fail these)."""
+import copy
 import importlib.util
 import json
 import os.path as osp
@@ -170,6 +171,21 @@ def test_optim_wrapper_for_precision():
     bf16 = bench.optim_wrapper_for_precision(cfg, 'bf16', 'cpu')
     assert bf16['type'] == 'CPUAmpOptimWrapper' and bf16['force'] is True
     assert bench.optim_wrapper_for_precision(cfg, 'bf16', 'cuda')['type'] == 'AmpOptimWrapper'
+    # CrOC's paper configs: fp16 AMP that clips per parameter; fp32 on CPU keeps the clipping
+    croc = Config.fromfile(osp.join(REPO_ROOT, 'configs', 'croc',
+                                    'croc_vit-small-p16_2xb128-coslr-300e_coco.py'))
+    assert croc.optim_wrapper.type == 'PerParamClipAmpOptimWrapper'
+    fp32 = bench.optim_wrapper_for_precision(croc, 'fp32', 'cpu')
+    assert fp32['type'] == 'PerParamClipOptimWrapper' and 'dtype' not in fp32
+    assert fp32['clip_grad'] == dict(max_norm=3.0, per_parameter=True)
+    from mmengine.optim import build_optim_wrapper
+    from mmdense.utils import register_all_modules
+    register_all_modules()
+    built = build_optim_wrapper(torch.nn.Linear(2, 2), copy.deepcopy(fp32))
+    assert type(built).__name__ == 'PerParamClipOptimWrapper'
+    assert bench.optim_wrapper_for_precision(croc, 'bf16', 'cuda')['type'] == \
+        'PerParamClipAmpOptimWrapper'
+    assert bench.optim_wrapper_for_precision(croc, 'bf16', 'cpu')['type'] == 'CPUAmpOptimWrapper'
     assert bench.view_layout(Config.fromfile(PAPER)) == [224, 224]
     assert bench.view_layout(Config.fromfile(PAPER), 32) == [32, 32]
 

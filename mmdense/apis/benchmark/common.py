@@ -133,28 +133,37 @@ def view_layout(cfg, img_size: Optional[int] = None) -> List[int]:
     return sizes
 
 
+#: the optimiser wrappers that autocast (mmengine's, mmdense's CPU and per-parameter ones)
+AMP_WRAPPERS = ('AmpOptimWrapper', 'CPUAmpOptimWrapper', 'PerParamClipAmpOptimWrapper')
+
+
 def optim_wrapper_for_precision(cfg, precision: str, device: str) -> dict:
     """The config's ``optim_wrapper`` at ``precision`` on ``device``.
 
     fp32: ``OptimWrapper`` (AMP keys dropped). bf16: ``CPUAmpOptimWrapper``
     with ``force=True`` on CPU (asked for explicitly, so it runs even where
-    bf16 is emulated), ``AmpOptimWrapper(dtype='bfloat16')`` on a GPU.
+    bf16 is emulated), ``AmpOptimWrapper(dtype='bfloat16')`` on a GPU. A
+    config that clips per parameter (``clip_grad.per_parameter``, CrOC)
+    keeps it: ``PerParamClipOptimWrapper`` / ``PerParamClipAmpOptimWrapper``
+    (``CPUAmpOptimWrapper`` clips per parameter itself).
     """
     if cfg.get('optim_wrapper') is None:
         raise ValueError('the config has no optim_wrapper')
     wrapper = copy.deepcopy(dict(cfg.optim_wrapper))
     kind = str(wrapper.get('type', 'OptimWrapper')).split('.')[-1]
+    per_parameter = bool((wrapper.get('clip_grad') or {}).get('per_parameter'))
     amp_keys = ('loss_scale', 'dtype', 'force', 'use_fsdp')
     if precision == 'fp32':
-        if kind in ('AmpOptimWrapper', 'CPUAmpOptimWrapper'):
-            wrapper['type'] = 'OptimWrapper'
+        if kind in AMP_WRAPPERS:
+            wrapper['type'] = 'PerParamClipOptimWrapper' if per_parameter else 'OptimWrapper'
             for key in amp_keys:
                 wrapper.pop(key, None)
         return wrapper
     for key in amp_keys:
         wrapper.pop(key, None)
     if device.startswith('cuda'):
-        wrapper.update(type='AmpOptimWrapper', dtype='bfloat16')
+        wrapper.update(type='PerParamClipAmpOptimWrapper' if per_parameter else 'AmpOptimWrapper',
+                       dtype='bfloat16')
     else:
         wrapper.update(type='CPUAmpOptimWrapper', dtype='bfloat16', force=True)
     return wrapper
