@@ -22,16 +22,10 @@ from mmengine.config import Config, DictAction
 
 # Device types on which mmengine's ``AmpOptimWrapper`` can be built.
 AMP_DEVICES = ('cuda', 'npu', 'mlu', 'musa')
-# mmdense.engine.optimizers.CPUAmpOptimWrapper: bfloat16 autocast on the CPU
-CPU_AMP_WRAPPER = 'CPUAmpOptimWrapper'  # also clips per parameter when asked
-#: the accelerator AMP wrapper of each wrapper ``--amp`` accepts
-AMP_WRAPPER_OF = {
-    'OptimWrapper': 'AmpOptimWrapper',
-    'AmpOptimWrapper': 'AmpOptimWrapper',
-    CPU_AMP_WRAPPER: 'AmpOptimWrapper',
-    'PerParamClipOptimWrapper': 'PerParamClipAmpOptimWrapper',
-    'PerParamClipAmpOptimWrapper': 'PerParamClipAmpOptimWrapper',
-}
+#: the optimiser wrappers ``--amp`` switches (mmdense.engine.optimizers.optim_wrapper_type
+#: picks the mixed-precision one: CPUAmpOptimWrapper, bfloat16 autocast, on the CPU)
+AMP_ACCEPTED_WRAPPERS = ('OptimWrapper', 'AmpOptimWrapper', 'CPUAmpOptimWrapper',
+                         'PerParamClipOptimWrapper', 'PerParamClipAmpOptimWrapper')
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -104,23 +98,23 @@ def enable_amp(cfg: Config, device: Optional[str] = None) -> None:
     if optim_wrapper is None:
         raise ValueError('--amp needs an `optim_wrapper` in the config')
     wrapper_type = optim_wrapper.get('type', 'OptimWrapper')
-    if wrapper_type not in AMP_WRAPPER_OF:
+    if wrapper_type not in AMP_ACCEPTED_WRAPPERS:
         raise ValueError('--amp only works with optim_wrapper.type '
-                         f'{", ".join(AMP_WRAPPER_OF)}, got {wrapper_type!r}')
+                         f'{", ".join(AMP_ACCEPTED_WRAPPERS)}, got {wrapper_type!r}')
     if device is None:
         from mmengine.device import get_device
         device = get_device()
-    per_parameter = bool((optim_wrapper.get('clip_grad') or {}).get('per_parameter'))
+    # keeps per-parameter clipping (mmengine's AmpOptimWrapper would hand per_parameter to
+    # torch's clip_grad_norm_)
+    from mmdense.engine.optimizers import optim_wrapper_type
+    optim_wrapper.type = optim_wrapper_type(optim_wrapper, amp=True,
+                                            accelerator=device in AMP_DEVICES)
     if device in AMP_DEVICES:
-        # mmengine's AmpOptimWrapper would hand per_parameter to torch's clip_grad_norm_
-        optim_wrapper.type = ('PerParamClipAmpOptimWrapper' if per_parameter
-                              else AMP_WRAPPER_OF[wrapper_type])
         optim_wrapper.setdefault('loss_scale', 'dynamic')
         return
     if optim_wrapper.get('dtype', 'bfloat16') != 'bfloat16':
         warnings.warn(f"CPU autocast only supports bfloat16; ignoring "
                       f"optim_wrapper.dtype={optim_wrapper.dtype!r}")
-    optim_wrapper.type = CPU_AMP_WRAPPER
     optim_wrapper.dtype = 'bfloat16'
     optim_wrapper.pop('loss_scale', None)
     optim_wrapper.pop('use_fsdp', None)

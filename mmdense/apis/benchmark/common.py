@@ -133,10 +133,6 @@ def view_layout(cfg, img_size: Optional[int] = None) -> List[int]:
     return sizes
 
 
-#: the optimiser wrappers that autocast (mmengine's, mmdense's CPU and per-parameter ones)
-AMP_WRAPPERS = ('AmpOptimWrapper', 'CPUAmpOptimWrapper', 'PerParamClipAmpOptimWrapper')
-
-
 def optim_wrapper_for_precision(cfg, precision: str, device: str) -> dict:
     """The config's ``optim_wrapper`` at ``precision`` on ``device``.
 
@@ -149,23 +145,18 @@ def optim_wrapper_for_precision(cfg, precision: str, device: str) -> dict:
     """
     if cfg.get('optim_wrapper') is None:
         raise ValueError('the config has no optim_wrapper')
+    from mmdense.engine.optimizers import AMP_WRAPPERS, optim_wrapper_type
     wrapper = copy.deepcopy(dict(cfg.optim_wrapper))
     kind = str(wrapper.get('type', 'OptimWrapper')).split('.')[-1]
-    per_parameter = bool((wrapper.get('clip_grad') or {}).get('per_parameter'))
     amp_keys = ('loss_scale', 'dtype', 'force', 'use_fsdp')
-    if precision == 'fp32':
-        if kind in AMP_WRAPPERS:
-            wrapper['type'] = 'PerParamClipOptimWrapper' if per_parameter else 'OptimWrapper'
-            for key in amp_keys:
-                wrapper.pop(key, None)
+    if precision == 'fp32' and kind not in AMP_WRAPPERS:
         return wrapper
+    accelerator = device.startswith('cuda')
+    wrapper['type'] = optim_wrapper_type(wrapper, amp=precision != 'fp32', accelerator=accelerator)
     for key in amp_keys:
         wrapper.pop(key, None)
-    if device.startswith('cuda'):
-        wrapper.update(type='PerParamClipAmpOptimWrapper' if per_parameter else 'AmpOptimWrapper',
-                       dtype='bfloat16')
-    else:
-        wrapper.update(type='CPUAmpOptimWrapper', dtype='bfloat16', force=True)
+    if precision != 'fp32':
+        wrapper.update(dtype='bfloat16', **({} if accelerator else dict(force=True)))
     return wrapper
 
 

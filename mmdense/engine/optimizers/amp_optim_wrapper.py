@@ -87,3 +87,35 @@ class CPUAmpOptimWrapper(PerParamClipMixin, AmpOptimWrapper):
                 return
             with autocast(device_type='cpu', dtype=self.cast_dtype):
                 yield
+
+
+#: the optimiser wrappers that autocast: mmengine's (accelerators), its
+#: per-parameter clipping twin and the CPU one
+AMP_WRAPPERS = ('AmpOptimWrapper', 'PerParamClipAmpOptimWrapper', 'CPUAmpOptimWrapper')
+
+
+def optim_wrapper_type(wrapper: dict, amp: bool, accelerator: bool) -> str:
+    """The wrapper type that runs the ``optim_wrapper`` config ``wrapper`` in
+    fp32 (``amp=False``) or mixed precision, keeping per-parameter clipping.
+
+    Per-parameter clipping (``clip_grad.per_parameter`` or a ``PerParamClip*``
+    type) selects ``PerParamClipOptimWrapper`` / ``PerParamClipAmpOptimWrapper``;
+    on a CPU mixed precision is ``CPUAmpOptimWrapper``, which clips per
+    parameter itself. Shared by ``tools/train.py --amp`` and the benchmark.
+
+    Args:
+        wrapper (dict): the ``optim_wrapper`` config.
+        amp (bool): mixed precision.
+        accelerator (bool): a GPU (or NPU / MLU / MUSA) rather than the CPU.
+
+    Returns:
+        str: the registered wrapper type.
+    """
+    kind = str(wrapper.get('type', 'OptimWrapper')).split('.')[-1]
+    per_parameter = kind.startswith('PerParamClip') or bool(
+        (wrapper.get('clip_grad') or {}).get('per_parameter'))
+    if not amp:
+        return 'PerParamClipOptimWrapper' if per_parameter else 'OptimWrapper'
+    if not accelerator:
+        return 'CPUAmpOptimWrapper'
+    return 'PerParamClipAmpOptimWrapper' if per_parameter else 'AmpOptimWrapper'
