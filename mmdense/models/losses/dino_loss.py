@@ -76,7 +76,7 @@ class DINOLoss(BaseModule):
         """
         student_views, num, _ = student.shape
         teacher_views = teacher.shape[0]
-        if (teacher.shape[1:] != student.shape[1:] or not 1 <= teacher_views <= student_views):
+        if teacher.shape[1:] != student.shape[1:] or not 1 <= teacher_views <= student_views:
             raise ValueError(f'DINOLoss: student {tuple(student.shape)} and teacher '
                              f'{tuple(teacher.shape)} logits must be (V_s, N, K) and (V_t, N, K) '
                              'with 1 <= V_t <= V_s')

@@ -6,8 +6,9 @@ divides the queue and crops of fixed count; ViCE has a different number of
 regions per image and view, so only the pieces are shared:
 :func:`mmdense.models.utils.segment_mean_pool` (one scatter reduction for
 all views of the batch; :func:`~mmdense.models.utils.upsampled_unit_mean_pool`
-for the full-resolution embeddings, computed at the head's resolution), :func:`mmdense.models.utils.sinkhorn_knopp` (SwAV's
-Sinkhorn, distributed) and :class:`mmdense.models.utils.MomentumQueue`.
+for the full-resolution embeddings, computed at the head's resolution),
+:func:`mmdense.models.utils.sinkhorn_knopp` (SwAV's Sinkhorn, distributed) and
+:class:`mmdense.models.utils.MomentumQueue`.
 """
 from typing import Optional, Tuple
 

@@ -16,6 +16,7 @@ __all__ = [
     'all_reduce_max', 'all_reduce_sum', 'concat_all_gather', 'rank_and_world',
     'Centering', 'MomentumTeacher', 'inverse_augment', 'argmax_presence', 'soft_region_pool',
     'MomentumQueue', 'compact_region_ids',
-    'segment_mean_pool', 'upsampled_unit_mean_pool', 'sinkhorn_knopp', 'transport_cost', 'map_to_tokens', 'patch_centers',
+    'segment_mean_pool', 'upsampled_unit_mean_pool', 'sinkhorn_knopp', 'transport_cost',
+    'map_to_tokens', 'patch_centers',
     'tokens_to_map', 'StrictPretrained', 'ClusterAssignment', 'CrossViewOnlineClustering'
 ]
