@@ -207,14 +207,12 @@ def upsampled_unit_mean_pool(
         tuple: as :func:`segment_mean_pool`: ``pooled`` ``(R, D)`` (in
         ``features``' dtype), ``batch_index`` ``(R,)``, ``region_id`` ``(R,)``.
     """
-    batch, dim, low_h, low_w = features.shape
-    height, width = segments.shape[-2:]
-    if segments.shape != (batch, height, width):
+    batch = features.shape[0]
+    if segments.dim() != 3 or segments.shape[0] != batch:
         raise ValueError(f'upsampled_unit_mean_pool: segments must be (B={batch}, H, W), '
                          f'got {tuple(segments.shape)}')
-    device = features.device
-    with torch.autocast(device_type=device.type, enabled=False):  # sums in float32 (as
-        # segment_mean_pool), the norms in float64
+    # sums in float32 (as segment_mean_pool), the norms in float64, whatever the autocast
+    with torch.autocast(device_type=features.device.type, enabled=False):
         return _upsampled_unit_mean_pool(features, segments, ignore_index)
 
 
